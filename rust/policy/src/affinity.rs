@@ -1,0 +1,163 @@
+//! Hard and soft affinity, and the two balance steps of `private.h`.
+//!
+//! A unit first looks for a pCPU in its soft affinity (intersected with its
+//! hard affinity), then anywhere in its hard affinity; always within the
+//! cpupool's pCPUs. Soft affinity is only looked at when it makes a
+//! difference (`has_soft_affinity`).
+
+use crate::mask::{self, Bits};
+
+/// One step of affinity balancing (`BALANCE_SOFT_AFFINITY` = 0,
+/// `BALANCE_HARD_AFFINITY` = 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BalanceStep {
+    /// Look in soft ∩ hard affinity (or hard, if that is empty).
+    Soft = 0,
+    /// Look in hard affinity.
+    Hard = 1,
+}
+
+/// The steps in the order of `for_each_affinity_balance_step`.
+pub const BALANCE_STEPS: [BalanceStep; 2] = [BalanceStep::Soft, BalanceStep::Hard];
+
+/// The masks that constrain where one unit may run.
+pub struct Affinity<'a, M: Bits + ?Sized> {
+    /// `unit->cpu_hard_affinity`.
+    pub hard: &'a M,
+    /// `unit->cpu_soft_affinity`.
+    pub soft: &'a M,
+    /// `unit->soft_aff_effective`.
+    pub soft_effective: bool,
+    /// `cpupool_domain_master_cpumask(unit->domain)`: the pool's resources.
+    pub pool: &'a M,
+    /// `nr_cpu_ids`: bits at or above it are ignored, as by Xen.
+    pub nr: u32,
+}
+
+impl<M: Bits + ?Sized> Affinity<'_, M> {
+    /// Number of words the masks have in common.
+    #[inline]
+    pub fn nwords(&self) -> usize {
+        self.hard
+            .nwords()
+            .min(self.soft.nwords())
+            .min(self.pool.nwords())
+    }
+
+    /// `has_soft_affinity()`: soft affinity is effective and does not cover
+    /// the whole pool.
+    #[inline]
+    pub fn has_soft_affinity(&self) -> bool {
+        self.soft_effective && !mask::subset(self.pool, self.soft, self.nr)
+    }
+
+    /// Whether soft ∩ hard is empty, in which case the soft step falls back
+    /// to the hard affinity (`affinity_balance_cpumask()`).
+    #[inline]
+    fn soft_falls_back(&self) -> bool {
+        mask::is_empty(self.nwords(), self.nr, |i| {
+            self.soft.word(i) & self.hard.word(i)
+        })
+    }
+
+    /// Word `i` of `affinity_balance_cpumask(step) & pool`.
+    #[inline]
+    fn step_word(&self, step: BalanceStep, fallback: bool, i: usize) -> u64 {
+        let hard = self.hard.word(i);
+        let aff = match step {
+            BalanceStep::Soft if !fallback => self.soft.word(i) & hard,
+            _ => hard,
+        };
+        aff & self.pool.word(i)
+    }
+
+    /// `unit_check_affinity()`: may the unit run on `cpu` in this step?
+    #[inline]
+    pub fn allows(&self, cpu: u32, step: BalanceStep) -> bool {
+        if !(self.pool.test(cpu) && self.hard.test(cpu)) {
+            return false;
+        }
+        match step {
+            BalanceStep::Hard => true,
+            BalanceStep::Soft => self.soft.test(cpu) || self.soft_falls_back(),
+        }
+    }
+
+    /// First pCPU of `balance(step) & pool & free`.
+    #[inline]
+    pub fn first_free<F: Bits + ?Sized>(&self, step: BalanceStep, free: &F) -> Option<u32> {
+        let fallback = step == BalanceStep::Soft && self.soft_falls_back();
+        let n = self.nwords().min(free.nwords());
+        mask::first(n, self.nr, |i| {
+            self.step_word(step, fallback, i) & free.word(i)
+        })
+    }
+
+    /// Whether `hard & pool` intersects `free` (`cpumask_intersects`).
+    #[inline]
+    pub fn intersects_free<F: Bits + ?Sized>(&self, free: &F) -> bool {
+        self.first_free(BalanceStep::Hard, free).is_some()
+    }
+
+    /// `cpumask_any(pool & hard)`, or `None` when the unit may run nowhere.
+    #[inline]
+    pub fn any_allowed(&self, rand: impl FnOnce() -> u32) -> Option<u32> {
+        mask::any(self.nwords(), self.nr, rand, |i| {
+            self.hard.word(i) & self.pool.word(i)
+        })
+    }
+
+    /// Word `i` of `hard & pool & free`: the pCPUs to tickle when a woken
+    /// unit has to wait.
+    #[inline]
+    pub fn free_word<F: Bits + ?Sized>(&self, free: &F, i: usize) -> u64 {
+        self.hard.word(i) & self.pool.word(i) & free.word(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aff<'a>(
+        hard: &'a [u64; 1],
+        soft: &'a [u64; 1],
+        pool: &'a [u64; 1],
+        eff: bool,
+    ) -> Affinity<'a, [u64; 1]> {
+        Affinity {
+            hard,
+            soft,
+            soft_effective: eff,
+            pool,
+            nr: 8,
+        }
+    }
+
+    #[test]
+    fn soft_affinity_only_when_it_matters() {
+        let pool = [0b1111];
+        assert!(!aff(&[0b1111], &[0b1111], &pool, true).has_soft_affinity());
+        assert!(aff(&[0b1111], &[0b0011], &pool, true).has_soft_affinity());
+        assert!(!aff(&[0b1111], &[0b0011], &pool, false).has_soft_affinity());
+    }
+
+    #[test]
+    fn soft_step_falls_back_to_hard_when_disjoint() {
+        let a = aff(&[0b1100], &[0b0011], &[0b1111], true);
+        assert!(a.allows(2, BalanceStep::Soft));
+        assert!(!a.allows(0, BalanceStep::Soft));
+        let b = aff(&[0b1110], &[0b0011], &[0b1111], true);
+        assert!(b.allows(1, BalanceStep::Soft));
+        assert!(!b.allows(2, BalanceStep::Soft));
+        assert!(b.allows(2, BalanceStep::Hard));
+    }
+
+    #[test]
+    fn pool_limits_everything() {
+        let a = aff(&[0b1111], &[0b1111], &[0b0101], true);
+        assert!(!a.allows(1, BalanceStep::Hard));
+        assert_eq!(a.first_free(BalanceStep::Hard, &[0b1110u64]), Some(2));
+        assert_eq!(a.free_word(&[0b1111u64], 0), 0b0101);
+    }
+}

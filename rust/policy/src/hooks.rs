@@ -1,0 +1,486 @@
+//! The scheduler hooks of null.c, as policy over an abstract [`Env`].
+//!
+//! Each function here is the body of one null.c hook (or of one of its
+//! helpers), in the same order of operations, so the trace records, the
+//! statistics and the log lines come out in the same sequence. Locking is
+//! the caller's: every function documents which runqueue lock it expects
+//! to be held; the waitqueue lock is taken through [`Env::with_waitq`],
+//! always inside a runqueue lock, as null.c's lock order requires.
+
+use crate::affinity::{Affinity, BalanceStep};
+use crate::handoff::{self, Handoff};
+use crate::mask::{self, Bits};
+use crate::pick::{self, Slot};
+
+/// The FIFO of units that wait for a pCPU (null.c's `prv->waitq`).
+///
+/// Only reachable inside [`Env::with_waitq`], i.e. with the waitqueue lock
+/// held.
+pub trait Waitq {
+    /// The unit handle.
+    type Unit: Copy + Eq;
+    /// The waiting units, oldest first.
+    fn iter(&self) -> impl Iterator<Item = Self::Unit> + '_;
+    /// Append a unit that is not queued.
+    fn push_back(&self, unit: Self::Unit);
+    /// Remove a unit; nothing happens if it is not queued (`list_del_init`).
+    fn remove(&self, unit: Self::Unit);
+    /// Whether no unit waits.
+    fn is_empty(&self) -> bool;
+}
+
+/// Something the scheduler reports: a xentrace record and/or a debug log
+/// line of null.c.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<U> {
+    /// `TRC_SNULL_PICKED_CPU`.
+    PickedCpu {
+        /// The unit placed.
+        unit: U,
+        /// The pCPU chosen.
+        cpu: u32,
+    },
+    /// `TRC_SNULL_UNIT_ASSIGN` and "`cpu` <-- dXvY".
+    Assign {
+        /// The unit assigned.
+        unit: U,
+        /// Its pCPU.
+        cpu: u32,
+    },
+    /// `TRC_SNULL_UNIT_DEASSIGN` and "`cpu` <-- NULL (dXvY)".
+    Deassign {
+        /// The unit removed from the pCPU.
+        unit: U,
+        /// The pCPU now free.
+        cpu: u32,
+    },
+    /// `TRC_SNULL_MIGRATE`.
+    Migrate {
+        /// The unit.
+        unit: U,
+        /// Its pCPU before.
+        from: u32,
+        /// The pCPU it is sent to.
+        to: u32,
+    },
+    /// `TRC_SNULL_SCHEDULE`.
+    Schedule {
+        /// The pCPU running the scheduler (`smp_processor_id()`).
+        cpu: u32,
+        /// Whether tasklet work is pending.
+        tasklet: bool,
+        /// The unit assigned to the resource, if any.
+        assigned: Option<U>,
+    },
+    /// `TRC_SNULL_TASKLET`.
+    Tasklet,
+    /// "WARNING: dXvY not assigned to any CPU!" from insert and migrate.
+    NotAssigned {
+        /// The unit left waiting.
+        unit: U,
+    },
+    /// The same warning from wake, which null.c prints with `d%dv%d`.
+    NotAssignedOnWake {
+        /// The unit left waiting.
+        unit: U,
+    },
+}
+
+/// The `SCHED_STAT_CRANK` counters null.c increments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // Each is the Xen perf counter of the same name.
+pub enum Stat {
+    UnitInsert,
+    UnitRemove,
+    UnitWakeRunning,
+    UnitWakeOnrunq,
+    UnitWakeRunnable,
+    UnitWakeNotRunnable,
+    UnitSleep,
+    MigrateRunning,
+    MigrateOnRunq,
+    Migrated,
+    Schedule,
+}
+
+/// What the scheduler sees of Xen, and the state it owns.
+///
+/// The hypervisor layer implements this over Xen's structures; the host
+/// model implements it over plain data. Methods take `&self`: the state is
+/// shared between pCPUs and its protection is by lock, as documented per
+/// method.
+pub trait Env {
+    /// A unit handle (`struct sched_unit *`).
+    type Unit: Copy + Eq;
+    /// A CPU mask of Xen (`cpumask_t`).
+    type Mask: Bits + ?Sized;
+    /// The mask of free pCPUs.
+    type Free: Bits + ?Sized;
+    /// The waitqueue, as seen with its lock held.
+    type Waitq: Waitq<Unit = Self::Unit>;
+    /// Proof that a runqueue lock taken with [`Env::trylock_master`] is held;
+    /// dropping it unlocks.
+    type RunqGuard;
+
+    /// `nr_cpu_ids`.
+    fn nr_cpu_ids(&self) -> u32;
+    /// The affinity masks of a unit. Caller holds the unit's runqueue lock
+    /// or the waitqueue lock (as null.c does when scanning the waitqueue).
+    fn affinity(&self, unit: Self::Unit) -> Affinity<'_, Self::Mask>;
+    /// `is_unit_online()`.
+    fn is_online(&self, unit: Self::Unit) -> bool;
+    /// `unit_runnable()`.
+    fn is_runnable(&self, unit: Self::Unit) -> bool;
+    /// `unit_runnable_state()`: also records each vCPU's next run state.
+    fn runnable_state(&self, unit: Self::Unit) -> bool;
+    /// `sched_unit_master()`.
+    fn master(&self, unit: Self::Unit) -> u32;
+    /// `sched_set_res(unit, get_sched_res(cpu))`.
+    fn set_res(&self, unit: Self::Unit, cpu: u32);
+    /// `curr_on_cpu()`, or `None` when the idle unit runs.
+    fn curr_on_cpu(&self, cpu: u32) -> Option<Self::Unit>;
+    /// `sched_get_resource_cpu()`.
+    fn resource_master(&self, cpu: u32) -> u32;
+    /// `get_random()`.
+    fn random(&self) -> u32;
+
+    /// The unit assigned to `cpu` (`npc->unit`); caller holds `cpu`'s
+    /// runqueue lock (or the waitqueue lock, for a racy read as in null.c).
+    fn slot(&self, cpu: u32) -> Option<Self::Unit>;
+    /// Set `npc->unit` of `cpu`; caller holds `cpu`'s runqueue lock.
+    fn set_slot(&self, cpu: u32, unit: Option<Self::Unit>);
+    /// The pCPUs with no unit (`prv->cpus_free`).
+    fn free(&self) -> &Self::Free;
+    /// Mark `cpu` free or not; caller holds `cpu`'s runqueue lock.
+    fn mark_free(&self, cpu: u32, free: bool);
+    /// Whether the unit is in the waitqueue (`!list_empty(&nvc->waitq_elem)`);
+    /// caller holds the unit's runqueue lock.
+    fn is_queued(&self, unit: Self::Unit) -> bool;
+    /// Run `f` with the waitqueue lock held.
+    fn with_waitq<R>(&self, f: impl FnOnce(&Self::Waitq) -> R) -> R;
+    /// `pcpu_schedule_trylock(sched_unit_master(unit))`; the caller holds
+    /// the runqueue lock of `sched_cpu`, which must be a different lock.
+    fn trylock_master(&self, unit: Self::Unit, sched_cpu: u32) -> Option<Self::RunqGuard>;
+
+    /// `cpu_raise_softirq(cpu, SCHEDULE_SOFTIRQ)`.
+    fn raise_softirq(&self, cpu: u32);
+    /// `cpumask_raise_softirq(mask, SCHEDULE_SOFTIRQ)` for the mask whose
+    /// words are `word(0..nwords)`. Caller holds `scratch_cpu`'s runqueue
+    /// lock, so that pCPU's scratch mask may be used to build it.
+    fn raise_softirq_mask(&self, scratch_cpu: u32, nwords: usize, word: impl Fn(usize) -> u64);
+    /// Report a trace record / log line.
+    fn event(&self, event: Event<Self::Unit>);
+    /// `SCHED_STAT_CRANK`.
+    fn stat(&self, stat: Stat);
+}
+
+fn slot_of<E: Env>(env: &E, unit: E::Unit, cpu: u32) -> Slot {
+    match env.slot(cpu) {
+        None => Slot::Free,
+        Some(u) if u == unit => Slot::Mine,
+        Some(_) => Slot::Taken,
+    }
+}
+
+/// `pick_res()`: the pCPU for `unit`. Caller holds the runqueue lock of the
+/// unit's current master pCPU.
+///
+/// # Panics
+/// If the unit's hard affinity and its pool have no pCPU in common, which
+/// Xen never lets happen (null.c would index past `nr_cpu_ids`).
+pub fn pick_res<E: Env>(env: &E, unit: E::Unit) -> u32 {
+    let cpu = env.master(unit);
+    let picked = pick::pick_cpu(
+        &env.affinity(unit),
+        cpu,
+        slot_of(env, unit, cpu),
+        env.free(),
+        || env.random(),
+    );
+    let Some(new_cpu) = picked else {
+        panic!("null: unit has no pCPU in its hard affinity and pool");
+    };
+    env.event(Event::PickedCpu { unit, cpu: new_cpu });
+    new_cpu
+}
+
+/// `unit_assign()`: give `cpu` to `unit`. Caller holds `cpu`'s runqueue lock.
+pub fn unit_assign<E: Env>(env: &E, unit: E::Unit, cpu: u32) {
+    debug_assert!(env.is_online(unit), "is_unit_online(unit)");
+    // INVARIANT: the slot, the unit's resource and the free mask change
+    // together under `cpu`'s runqueue lock.
+    env.set_slot(cpu, Some(unit));
+    env.set_res(unit, cpu);
+    env.mark_free(cpu, false);
+    env.event(Event::Assign { unit, cpu });
+}
+
+/// `unit_deassign()`: take `unit` off its pCPU and hand the pCPU to the
+/// first suitable waiting unit. Caller holds the runqueue lock of the
+/// unit's master pCPU. Returns whether a pCPU was tickled.
+pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit) -> bool {
+    let cpu = env.master(unit);
+    debug_assert!(
+        !env.is_queued(unit),
+        "list_empty(&null_unit(unit)->waitq_elem)"
+    );
+    debug_assert!(env.slot(cpu) == Some(unit), "npc->unit == unit");
+    debug_assert!(
+        !env.free().test(cpu),
+        "!cpumask_test_cpu(cpu, &prv->cpus_free)"
+    );
+
+    // INVARIANT: slot and free mask change together.
+    env.set_slot(cpu, None);
+    env.mark_free(cpu, true);
+    env.event(Event::Deassign { unit, cpu });
+
+    env.with_waitq(
+        |wq| match handoff::offer(|| wq.iter(), |w| env.affinity(w), cpu, |_| true) {
+            Handoff::Taken(w) => {
+                wq.remove(w);
+                unit_assign(env, w, cpu);
+                env.raise_softirq(cpu);
+                true
+            }
+            Handoff::Contended | Handoff::NoneSuitable => false,
+        },
+    )
+}
+
+/// Where `insert_unit` got after placing the unit and relocking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Insert {
+    /// The unit got its pCPU.
+    Assigned,
+    /// The picked pCPU was taken meanwhile but others are free: pick again.
+    Retry,
+    /// No allowed pCPU is free: the unit waits.
+    Queued,
+}
+
+/// The second half of `null_unit_insert()`, after `sched_set_res(unit,
+/// pick_res())` and relocking: the caller holds the runqueue lock of the
+/// unit's (new) master pCPU.
+pub fn insert_place<E: Env>(env: &E, unit: E::Unit) -> Insert {
+    let cpu = env.master(unit);
+    if env.slot(cpu).is_none() {
+        // Insert is followed by a wake, which tickles the pCPU.
+        unit_assign(env, unit, cpu);
+        Insert::Assigned
+    } else if env.affinity(unit).intersects_free(env.free()) {
+        Insert::Retry
+    } else {
+        env.with_waitq(|wq| {
+            wq.push_back(unit);
+            env.event(Event::NotAssigned { unit });
+        });
+        Insert::Queued
+    }
+}
+
+/// `null_unit_remove()`; caller holds the unit's runqueue lock.
+pub fn remove<E: Env>(env: &E, unit: E::Unit) {
+    if !env.is_online(unit) {
+        // An offline unit is neither assigned nor waiting.
+        debug_assert!(
+            env.slot(env.master(unit)) != Some(unit),
+            "npc->unit != unit"
+        );
+        debug_assert!(!env.is_queued(unit), "list_empty(&nvc->waitq_elem)");
+    } else if env.is_queued(unit) {
+        env.with_waitq(|wq| wq.remove(unit));
+    } else if env.slot(env.master(unit)).is_some() {
+        unit_deassign(env, unit);
+    }
+    env.stat(Stat::UnitRemove);
+}
+
+/// `null_unit_wake()`; caller holds the unit's runqueue lock, IRQs off.
+pub fn wake<E: Env>(env: &E, unit: E::Unit) {
+    let cpu = env.master(unit);
+
+    if env.curr_on_cpu(cpu) == Some(unit) {
+        env.stat(Stat::UnitWakeRunning);
+        return;
+    }
+    if env.is_queued(unit) {
+        // Not exactly "on runq", but close enough for reusing the counter.
+        env.stat(Stat::UnitWakeOnrunq);
+        return;
+    }
+    env.stat(if env.is_runnable(unit) {
+        Stat::UnitWakeRunnable
+    } else {
+        Stat::UnitWakeNotRunnable
+    });
+
+    let slot = env.slot(cpu);
+    if slot == Some(unit) {
+        env.raise_softirq(cpu);
+        return;
+    }
+
+    // Neither on a pCPU nor waiting: the unit was offline and comes back.
+    // If its old pCPU is free and allowed, take it; we hold its lock.
+    let aff = env.affinity(unit);
+    if slot.is_none()
+        && aff.allows(cpu, BalanceStep::Hard)
+        && (!aff.has_soft_affinity() || aff.allows(cpu, BalanceStep::Soft))
+    {
+        unit_assign(env, unit, cpu);
+        env.raise_softirq(cpu);
+        return;
+    }
+
+    // We may not change the unit's pCPU here: queue it and tickle every
+    // free pCPU it may run on; the first to schedule picks it up.
+    env.with_waitq(|wq| wq.push_back(unit));
+
+    let free = env.free();
+    let nwords = aff.nwords().min(free.nwords());
+    let word = |i| aff.free_word(free, i);
+    if mask::is_empty(nwords, env.nr_cpu_ids(), word) {
+        env.event(Event::NotAssignedOnWake { unit });
+    } else {
+        env.raise_softirq_mask(cpu, nwords, word);
+    }
+}
+
+/// `null_unit_sleep()`; caller holds the unit's runqueue lock, IRQs off.
+pub fn sleep<E: Env>(env: &E, unit: E::Unit) {
+    let cpu = env.master(unit);
+    let mut tickled = false;
+
+    // A unit being offlined leaves its pCPU or the waitqueue.
+    if !env.is_online(unit) {
+        if env.is_queued(unit) {
+            env.with_waitq(|wq| wq.remove(unit));
+        } else if env.slot(cpu) == Some(unit) {
+            tickled = unit_deassign(env, unit);
+        }
+    }
+
+    if !tickled && env.curr_on_cpu(cpu) == Some(unit) {
+        env.raise_softirq(cpu);
+    }
+    env.stat(Stat::UnitSleep);
+}
+
+/// `null_unit_migrate()`; caller holds the runqueue locks of the unit's
+/// master pCPU and of `new_cpu`.
+pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
+    let from = env.master(unit);
+    if from == new_cpu {
+        return;
+    }
+    env.event(Event::Migrate {
+        unit,
+        from,
+        to: new_cpu,
+    });
+
+    // Leaving an assigned pCPU frees it for a waiting unit.
+    if env.slot(from) == Some(unit) {
+        unit_deassign(env, unit);
+        env.stat(Stat::MigrateRunning);
+    } else if env.is_queued(unit) {
+        env.stat(Stat::MigrateOnRunq);
+    }
+    env.stat(Stat::Migrated);
+
+    if !env.is_online(unit) {
+        // An offline unit is neither assigned nor waiting.
+        env.with_waitq(|wq| wq.remove(unit));
+    } else if env.slot(new_cpu).is_none() && env.affinity(unit).allows(new_cpu, BalanceStep::Hard) {
+        env.with_waitq(|wq| wq.remove(unit));
+        unit_assign(env, unit, new_cpu);
+    } else {
+        env.with_waitq(|wq| {
+            if !env.is_queued(unit) {
+                wq.push_back(unit);
+                env.event(Event::NotAssigned { unit });
+            }
+        });
+    }
+
+    // Always point the unit at new_cpu: cpu_disable_scheduler() relies on
+    // it, and suspend/resume fixes up any temporary inconsistency.
+    env.set_res(unit, new_cpu);
+}
+
+/// What a pCPU runs next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next<U> {
+    /// The idle unit of the resource.
+    Idle,
+    /// This unit.
+    Unit(U),
+}
+
+/// `null_schedule()` on pCPU `cur_cpu`; caller holds the runqueue lock of
+/// the resource `cur_cpu` belongs to, IRQs off.
+pub fn schedule<E: Env>(env: &E, cur_cpu: u32, tasklet_work: bool) -> Next<E::Unit> {
+    let sched_cpu = env.resource_master(cur_cpu);
+    env.stat(Stat::Schedule);
+
+    let assigned = env.slot(sched_cpu);
+    env.event(Event::Schedule {
+        cpu: cur_cpu,
+        tasklet: tasklet_work,
+        assigned,
+    });
+
+    let mut next = if tasklet_work {
+        env.event(Event::Tasklet);
+        Some(Next::Idle)
+    } else {
+        assigned.map(Next::Unit)
+    };
+
+    // A pCPU new in the pool, or back online, may find a waiting unit.
+    if next.is_none() {
+        let taken = env.with_waitq(|wq| {
+            if wq.is_empty() {
+                return None;
+            }
+            // The waiting unit may be racing with vcpu_wake() on its own
+            // runqueue lock: only trylock it, keeping it across the change.
+            let mut held = None;
+            let outcome = handoff::offer(
+                || wq.iter(),
+                |w| env.affinity(w),
+                sched_cpu,
+                |w| {
+                    held = env.trylock_master(w, sched_cpu);
+                    held.is_some()
+                },
+            );
+            match outcome {
+                Handoff::Taken(w) => {
+                    unit_assign(env, w, sched_cpu);
+                    wq.remove(w);
+                    drop(held);
+                    Some(w)
+                }
+                Handoff::Contended => {
+                    // Do not leave a unit waiting while we are free: retry.
+                    if !wq.is_empty() {
+                        env.raise_softirq(cur_cpu);
+                    }
+                    None
+                }
+                Handoff::NoneSuitable => None,
+            }
+        });
+        next = taken.map(Next::Unit);
+        if next.is_none() && !env.free().test(sched_cpu) {
+            env.mark_free(sched_cpu, true);
+        }
+    }
+
+    match next {
+        Some(Next::Unit(u)) if env.runnable_state(u) => Next::Unit(u),
+        _ => Next::Idle,
+    }
+}

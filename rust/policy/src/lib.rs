@@ -1,0 +1,26 @@
+//! The policy of Xen's `null` scheduler, as pure safe Rust.
+//!
+//! Every decision `xen/common/sched/null.c` makes lives here: which pCPU a
+//! unit is placed on ([`pick`]), which waiting unit a freed pCPU is handed to
+//! ([`handoff`]), and the sequencing of each scheduler hook ([`hooks`]).
+//! The crate knows nothing of Xen's memory: it works through the [`Env`]
+//! trait, which the hypervisor layer implements over Xen's structures (with
+//! the right locks held) and the host tests implement over a plain model.
+//!
+//! [`Env`]: hooks::Env
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(any(test, feature = "model"))]
+extern crate std;
+
+pub mod affinity;
+pub mod handoff;
+pub mod hooks;
+pub mod mask;
+pub mod pick;
+
+#[cfg(any(test, feature = "model"))]
+pub mod model;

@@ -1,0 +1,172 @@
+//! null.c's behaviour, hook by hook, on the host model.
+
+use null_policy::hooks::{self, Event, Insert, Next};
+use null_policy::mask::Bits;
+use null_policy::model::{mask_of, Model};
+
+/// Insert as Xen does: pick, point the unit there, then place it.
+fn insert(m: &Model, u: usize) -> Insert {
+    loop {
+        let cpu = hooks::pick_res(m, u);
+        m.units[u].master.set(cpu);
+        match hooks::insert_place(m, u) {
+            Insert::Retry => continue,
+            done => return done,
+        }
+    }
+}
+
+fn all(n: u32) -> [u64; 4] {
+    mask_of(0..n)
+}
+
+#[test]
+fn units_get_distinct_free_pcpus_then_wait_in_fifo_order() {
+    let mut m = Model::new(2);
+    let us: Vec<usize> = (0..4).map(|_| m.add_unit(all(2), all(2), 0)).collect();
+    let outcomes: Vec<Insert> = us.iter().map(|&u| insert(&m, u)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Insert::Assigned,
+            Insert::Assigned,
+            Insert::Queued,
+            Insert::Queued
+        ]
+    );
+    assert_eq!((m.slots[0].get(), m.slots[1].get()), (Some(0), Some(1)));
+    assert_eq!(m.waiting(), [2, 3]);
+    m.check_invariants(&us).unwrap();
+
+    // Removing unit 1 hands cpu 1 to the oldest waiter, unit 2.
+    hooks::remove(&m, 1);
+    assert_eq!(m.slots[1].get(), Some(2));
+    assert_eq!(m.waiting(), [3]);
+    assert_eq!(m.tickled.borrow().last(), Some(&1));
+    m.check_invariants(&[0, 2, 3]).unwrap();
+    m.check_work_conserving().unwrap();
+}
+
+#[test]
+fn handoff_prefers_soft_affinity_over_fifo_order() {
+    let mut m = Model::new(2);
+    let a = m.add_unit(all(2), all(2), 0);
+    let b = m.add_unit(all(2), all(2), 0);
+    let old = m.add_unit(all(2), all(2), 0);
+    let soft = m.add_unit(all(2), mask_of([1]), 0);
+    for u in [a, b, old, soft] {
+        insert(&m, u);
+    }
+    assert_eq!(m.waiting(), [old, soft]);
+    hooks::remove(&m, b); // frees cpu 1, in `soft`'s soft affinity
+    assert_eq!(m.slots[1].get(), Some(soft));
+    assert_eq!(m.waiting(), [old]);
+}
+
+#[test]
+fn hard_affinity_is_never_violated() {
+    let mut m = Model::new(4);
+    let pinned = m.add_unit(mask_of([3]), mask_of([3]), 0);
+    let a = m.add_unit(all(4), all(4), 0);
+    insert(&m, a);
+    assert_eq!(m.slots[0].get(), Some(a));
+    insert(&m, pinned);
+    assert_eq!(m.units[pinned].master.get(), 3);
+    // A second unit pinned to 3 must wait, although cpus 1 and 2 are free.
+    let pinned2 = m.add_unit(mask_of([3]), mask_of([3]), 0);
+    assert_eq!(insert(&m, pinned2), Insert::Queued);
+    hooks::remove(&m, a); // cpu 0 freed: pinned2 may not take it
+    assert_eq!(m.waiting(), [pinned2]);
+    hooks::remove(&m, pinned);
+    assert_eq!(m.slots[3].get(), Some(pinned2));
+}
+
+#[test]
+fn wake_of_returning_unit_takes_its_free_pcpu_or_waits_and_tickles() {
+    let mut m = Model::new(3);
+    let u = m.add_unit(all(3), all(3), 1);
+    // Inserted while offline: null_unit_insert() returns before placing it,
+    // so it points at cpu 1 but holds no pCPU. Now it comes online.
+    hooks::wake(&m, u);
+    assert_eq!(m.slots[1].get(), Some(u));
+    assert_eq!(*m.tickled.borrow(), [1]);
+
+    // Now it sleeps offline: the pCPU is freed.
+    m.units[u].online = false;
+    hooks::sleep(&m, u);
+    assert_eq!(m.slots[1].get(), None);
+    assert!(m.free.test(1));
+
+    // Its pCPU taken by another unit meanwhile: on wake it waits and every
+    // free allowed pCPU is tickled.
+    let v = m.add_unit(mask_of([1]), mask_of([1]), 1);
+    insert(&m, v);
+    m.units[u].online = true;
+    m.tickled.borrow_mut().clear();
+    hooks::wake(&m, u);
+    assert_eq!(m.waiting(), [u]);
+    assert_eq!(*m.tickled.borrow(), [0, 2]);
+    // The first pCPU to schedule picks it up.
+    assert_eq!(hooks::schedule(&m, 2, false), Next::Unit(u));
+    assert_eq!(m.slots[2].get(), Some(u));
+    m.check_invariants(&[u, v]).unwrap();
+}
+
+#[test]
+fn schedule_skips_contended_waiter_and_retries() {
+    let mut m = Model::new(2);
+    let a = m.add_unit(all(2), all(2), 0);
+    let w = m.add_unit(all(2), all(2), 0);
+    insert(&m, a);
+    m.slots[1].set(Some(99)); // cpu 1 busy with a unit of another pool
+    m.free.clear(1);
+    assert_eq!(insert(&m, w), Insert::Queued);
+    m.slots[1].set(None);
+    m.contended.borrow_mut().push(m.units[w].master.get());
+    m.units[w].master.set(0);
+    assert_eq!(hooks::schedule(&m, 1, false), Next::Idle);
+    assert_eq!(m.tickled.borrow().last(), Some(&1), "a retry is planned");
+    assert!(m.free.test(1));
+    m.contended.borrow_mut().clear();
+    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(w));
+}
+
+#[test]
+fn tasklet_work_runs_idle_and_traces() {
+    let mut m = Model::new(1);
+    let a = m.add_unit(all(1), all(1), 0);
+    insert(&m, a);
+    m.events.borrow_mut().clear();
+    assert_eq!(hooks::schedule(&m, 0, true), Next::Idle);
+    assert_eq!(
+        *m.events.borrow(),
+        [
+            Event::Schedule {
+                cpu: 0,
+                tasklet: true,
+                assigned: Some(a)
+            },
+            Event::Tasklet
+        ]
+    );
+    assert_eq!(hooks::schedule(&m, 0, false), Next::Unit(a));
+}
+
+#[test]
+fn migrate_to_free_pcpu_hands_old_one_over() {
+    let mut m = Model::new(2);
+    let a = m.add_unit(all(2), all(2), 0);
+    let b = m.add_unit(all(2), all(2), 0);
+    let w = m.add_unit(all(2), all(2), 0);
+    for u in [a, b, w] {
+        insert(&m, u);
+    }
+    hooks::remove(&m, b);
+    assert_eq!(m.slots[1].get(), Some(w));
+    // Move a from 0 to 1 (taken by w): a waits, cpu 0 is free.
+    hooks::migrate(&m, a, 1);
+    assert_eq!(m.waiting(), [a]);
+    assert_eq!(m.units[a].master.get(), 1);
+    assert!(m.free.test(0));
+    m.check_invariants(&[a, w]).unwrap();
+}

@@ -1,0 +1,226 @@
+"""Boot Xen with a PV dom0 under QEMU (TCG) and drive its serial console.
+
+Stdlib only.  QEMU's single serial port (Xen's com1) is wired to QEMU's
+stdin/stdout pipes (`-serial stdio -monitor none`, so no QEMU mux sits in
+between and eats CTRL-a).  A reader thread copies every byte to the log file
+as it arrives and keeps a decoded copy, which `wait_for` searches.
+"""
+
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+# Xen eats CTRL-a pressed three times in a row to rotate console input
+# between Xen and dom0.
+CTRL_A = b"\x01"
+TO_XEN = r"\*\*\* Serial input to Xen"
+TO_DOM0 = r"\*\*\* Serial input to DOM0"
+
+
+# -cpu max crashes the PV dom0; this one is known to boot it.
+DEFAULT_CPU = "qemu64,+svm"
+
+
+class QemuExited(RuntimeError):
+    """QEMU went away while we were waiting for output."""
+
+
+def _die_with_parent():
+    """preexec_fn: have the kernel SIGKILL QEMU if the forking thread dies.
+
+    Covers the case `stop()` cannot: the test process itself being killed
+    (e.g. a CI timeout), which would otherwise leave QEMU spinning.
+    """
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class XenQemu:
+    """One QEMU machine running Xen; always `stop()` it (or use `with`).
+
+    `xen_cmdline` and `dom0_cmdline` are appended to XEN_CMDLINE_BASE and
+    DOM0_CMDLINE_BASE.  The full serial output goes to `log_path`; QEMU's own
+    stderr goes to `log_path` + ".qemu-stderr", headed by the command line.
+    """
+
+    XEN_CMDLINE_BASE = ("console=com1 com1=115200,8n1 loglvl=all "
+                        "guest_loglvl=all noreboot dom0_mem=512M")
+    DOM0_CMDLINE_BASE = "console=hvc0 earlyprintk=xen rdinit=/init"
+
+    def __init__(self, xen_image, dom0_kernel, dom0_initrd, xen_cmdline="",
+                 dom0_cmdline="", smp="4", mem=2048, cpu=DEFAULT_CPU,
+                 log_path="xen-qemu.log"):
+        xen_cmd = f"{self.XEN_CMDLINE_BASE} {xen_cmdline}".strip()
+        dom0_cmd = f"{self.DOM0_CMDLINE_BASE} {dom0_cmdline}".strip()
+        # With a multiboot -kernel, -initrd is a comma-separated module list
+        # and each module is "path args"; the first module is the dom0
+        # kernel, its args the dom0 command line.  QEMU reads ",," as a
+        # literal comma.
+        modules = ",".join(m.replace(",", ",,") for m in
+                           (f"{dom0_kernel} {dom0_cmd}", str(dom0_initrd)))
+        self.argv = [
+            "qemu-system-x86_64",
+            "-accel", "tcg",
+            "-machine", "q35",
+            "-cpu", cpu,
+            "-smp", str(smp),
+            "-m", str(mem),
+            "-nographic", "-no-reboot",
+            "-monitor", "none",
+            "-serial", "stdio",
+            "-kernel", str(xen_image),
+            "-append", xen_cmd,
+            "-initrd", modules,
+        ]
+
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self._stderr_path = Path(f"{self.log_path}.qemu-stderr")
+        self._stderr = open(self._stderr_path, "w")
+        self._stderr.write("# " + subprocess.list2cmdline(self.argv) + "\n")
+        self._stderr.flush()
+
+        self._cond = threading.Condition()
+        self._text = ""      # serial output so far, decoded, "\r" dropped
+        self._eof = False
+        self.started = time.monotonic()
+        self._proc = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr, preexec_fn=_die_with_parent)
+        self._reader = threading.Thread(target=self._read_serial,
+                                        name="qemu-serial", daemon=True)
+        self._reader.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _read_serial(self):
+        fd = self._proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if chunk:
+                self._log.write(chunk)
+                self._log.flush()
+            with self._cond:
+                if chunk:
+                    self._text += chunk.decode("utf-8", "replace").replace("\r", "")
+                else:
+                    self._eof = True
+                self._cond.notify_all()
+            if not chunk:
+                return
+
+    @property
+    def text(self):
+        """All serial output so far ("\\r" removed)."""
+        with self._cond:
+            return self._text
+
+    def position(self):
+        """Offset into `text` where the next output will land."""
+        return len(self.text)
+
+    def wait_for(self, regex, timeout=300, since=0):
+        """Wait until `regex` (re.MULTILINE) matches `text[since:]`.
+
+        Returns the match (offsets are into `text`).  The output may end in a
+        partial line, so a pattern that must see a whole line should end in
+        "\\n".  Raises TimeoutError after `timeout` seconds and QemuExited as
+        soon as QEMU's output ends.
+        """
+        pattern = re.compile(regex, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                match = pattern.search(self._text, since)
+                if match:
+                    return match
+                if self._eof:
+                    raise QemuExited(
+                        f"QEMU output ended (exit code {self._proc.poll()}) "
+                        f"before /{regex}/ appeared; see {self.log_path} and "
+                        f"{self._stderr_path}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"/{regex}/ not seen within {timeout} s; "
+                        f"see {self.log_path}")
+                self._cond.wait(remaining)
+
+    def send(self, data):
+        """Type raw bytes on the serial console."""
+        self._proc.stdin.write(data)
+        self._proc.stdin.flush()
+
+    def _switch_input(self, expect, timeout=60):
+        """Press CTRL-a three times and wait for Xen to confirm the switch.
+
+        Waiting for the confirmation keeps us in step with Xen's idea of who
+        owns the input, so a key can never go to the wrong side unnoticed.
+        """
+        pos = self.position()
+        for _ in range(3):
+            self.send(CTRL_A)
+            time.sleep(0.1)
+        self.wait_for(expect, timeout, since=pos)
+
+    def debug_key(self, key, until=None, timeout=120):
+        """Press Xen debug key `key` (str or bytes), then give input back.
+
+        If `until` is given, wait for that regex in the output that follows
+        the key press before switching back, and return the match.
+        """
+        if isinstance(key, str):
+            key = key.encode()
+        self._switch_input(TO_XEN)
+        pos = self.position()
+        self.send(key)
+        match = self.wait_for(until, timeout, since=pos) if until else None
+        self._switch_input(TO_DOM0)
+        return match
+
+    def dump_runq(self, timeout=120):
+        """Press 'r' and return the whole run-queue dump, "(XEN) " prefixes
+        included, from its first line ("sched_smt_power_savings: ...") on.
+
+        The dump has no end marker.  'r' runs from a tasklet, which reads the
+        key when it starts; once the dump's first line is out, pressing 't'
+        queues the same tasklet again, so the "Synced ... skew" lines 't'
+        prints can only come after the complete dump.
+        """
+        self._switch_input(TO_XEN)
+        pos = self.position()
+        self.send(b"r")
+        start = self.wait_for(r"^.*sched_smt_power_savings:", timeout, since=pos)
+        self.send(b"t")
+        end = self.wait_for(r"^.*Synced stime skew:", timeout, since=start.end())
+        # Let 't' finish too, so the switch message does not land inside it.
+        self.wait_for(r"Synced cycles skew:.*\n", timeout, since=end.end())
+        self._switch_input(TO_DOM0)
+        return self.text[start.start():end.start()]
+
+    def stop(self):
+        """Kill QEMU (if still running) and close the logs.  Idempotent."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._reader.join()
+        for f in (self._proc.stdin, self._proc.stdout, self._log, self._stderr):
+            if not f.closed:
+                f.close()
