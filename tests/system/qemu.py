@@ -6,6 +6,7 @@ between and eats CTRL-a).  A reader thread copies every byte to the log file
 as it arrives and keeps a decoded copy, which `wait_for` searches.
 """
 
+import codecs
 import ctypes
 import os
 import re
@@ -20,7 +21,6 @@ from pathlib import Path
 CTRL_A = b"\x01"
 TO_XEN = r"\*\*\* Serial input to Xen"
 TO_DOM0 = r"\*\*\* Serial input to DOM0"
-
 
 # -cpu max crashes the PV dom0; this one is known to boot it.
 DEFAULT_CPU = "qemu64,+svm"
@@ -90,9 +90,14 @@ class XenQemu:
         self._text = ""      # serial output so far, decoded, "\r" dropped
         self._eof = False
         self.started = time.monotonic()
-        self._proc = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._stderr, preexec_fn=_die_with_parent)
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=self._stderr, preexec_fn=_die_with_parent)
+        except BaseException:
+            self._log.close()
+            self._stderr.close()
+            raise
         self._reader = threading.Thread(target=self._read_serial,
                                         name="qemu-serial", daemon=True)
         self._reader.start()
@@ -105,19 +110,19 @@ class XenQemu:
 
     def _read_serial(self):
         fd = self._proc.stdout.fileno()
+        # Incremental: a UTF-8 sequence may straddle two reads.
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         while True:
             try:
                 chunk = os.read(fd, 65536)
             except OSError:
                 chunk = b""
-            if chunk:
-                self._log.write(chunk)
-                self._log.flush()
+            self._log.write(chunk)
+            self._log.flush()
             with self._cond:
-                if chunk:
-                    self._text += chunk.decode("utf-8", "replace").replace("\r", "")
-                else:
-                    self._eof = True
+                text = decoder.decode(chunk, final=not chunk)
+                self._text += text.replace("\r", "")
+                self._eof = not chunk
                 self._cond.notify_all()
             if not chunk:
                 return
@@ -149,9 +154,9 @@ class XenQemu:
                     return match
                 if self._eof:
                     raise QemuExited(
-                        f"QEMU output ended (exit code {self._proc.poll()}) "
-                        f"before /{regex}/ appeared; see {self.log_path} and "
-                        f"{self._stderr_path}")
+                        f"QEMU output ended before /{regex}/ appeared; "
+                        f"see {self.log_path}; QEMU stderr:\n"
+                        + self._stderr_path.read_text()[-2000:])
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(

@@ -2,6 +2,7 @@
 //! `unit_deassign()` and `null_schedule()`.
 
 use crate::affinity::{Affinity, BalanceStep, BALANCE_STEPS};
+use crate::hooks::Waitq;
 use crate::mask::Bits;
 
 /// The outcome of offering a pCPU to the waitqueue.
@@ -23,30 +24,31 @@ pub enum Handoff<U> {
 /// suitable unit in that order; the first one it accepts wins. (In
 /// `unit_deassign()` it always accepts; in `null_schedule()` it trylocks the
 /// unit's current runqueue.)
-pub fn offer<'a, U, M, I>(
-    waiters: impl Fn() -> I,
-    affinity: impl Fn(U) -> Affinity<'a, M>,
+pub fn offer<'a, W, M>(
+    waitq: &W,
+    affinity: impl Fn(W::Unit) -> Affinity<'a, M>,
     cpu: u32,
-    mut try_take: impl FnMut(U) -> bool,
-) -> Handoff<U>
+    mut try_take: impl FnMut(W::Unit) -> bool,
+) -> Handoff<W::Unit>
 where
-    U: Copy,
+    W: Waitq,
     M: Bits + ?Sized + 'a,
-    I: Iterator<Item = U>,
 {
     let mut found = false;
     for step in BALANCE_STEPS {
-        for u in waiters() {
+        let taken = waitq.find_first(|u| {
             let aff = affinity(u);
             if step == BalanceStep::Soft && !aff.has_soft_affinity() {
-                continue;
+                return false;
             }
-            if aff.allows(cpu, step) {
-                found = true;
-                if try_take(u) {
-                    return Handoff::Taken(u);
-                }
+            if !aff.allows(cpu, step) {
+                return false;
             }
+            found = true;
+            try_take(u)
+        });
+        if let Some(u) = taken {
+            return Handoff::Taken(u);
         }
     }
     if found {

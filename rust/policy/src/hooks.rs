@@ -19,8 +19,9 @@ use crate::pick::{self, Slot};
 pub trait Waitq {
     /// The unit handle.
     type Unit: Copy + Eq;
-    /// The waiting units, oldest first.
-    fn iter(&self) -> impl Iterator<Item = Self::Unit> + '_;
+    /// The first waiting unit, oldest first, for which `f` returns true.
+    /// `f` must not touch the waitqueue.
+    fn find_first(&self, f: impl FnMut(Self::Unit) -> bool) -> Option<Self::Unit>;
     /// Append a unit that is not queued.
     fn push_back(&self, unit: Self::Unit);
     /// Remove a unit; nothing happens if it is not queued (`list_del_init`).
@@ -236,7 +237,7 @@ pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit) -> bool {
     env.event(Event::Deassign { unit, cpu });
 
     env.with_waitq(
-        |wq| match handoff::offer(|| wq.iter(), |w| env.affinity(w), cpu, |_| true) {
+        |wq| match handoff::offer(wq, |w| env.affinity(w), cpu, |_| true) {
             Handoff::Taken(w) => {
                 wq.remove(w);
                 unit_assign(env, w, cpu);
@@ -448,7 +449,7 @@ pub fn schedule<E: Env>(env: &E, cur_cpu: u32, tasklet_work: bool) -> Next<E::Un
             // runqueue lock: only trylock it, keeping it across the change.
             let mut held = None;
             let outcome = handoff::offer(
-                || wq.iter(),
+                wq,
                 |w| env.affinity(w),
                 sched_cpu,
                 |w| {

@@ -49,9 +49,9 @@ pub struct ModelWaitq(RefCell<VecDeque<usize>>);
 
 impl Waitq for ModelWaitq {
     type Unit = usize;
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        let snapshot: Vec<usize> = self.0.borrow().iter().copied().collect();
-        snapshot.into_iter()
+    fn find_first(&self, mut f: impl FnMut(usize) -> bool) -> Option<usize> {
+        // Holding the borrow makes a waitqueue change from `f` panic.
+        self.0.borrow().iter().copied().find(|&u| f(u))
     }
     fn push_back(&self, unit: usize) {
         assert!(!self.0.borrow().contains(&unit), "unit {unit} queued twice");

@@ -1,0 +1,45 @@
+# Build glue for Xen's xen/common/sched/Makefile (included from there by
+# xen-patches/0001): builds the Rust null scheduler and its C helpers with
+# cargo, against the configured tree being built, and partially links them
+# into one relocatable object, common/sched/null-rust.o.
+#
+# NULL_RUST_SRC: this repository. Defaults to the symlink
+# xen/common/sched/null-rust that scripts/prepare-xen.sh creates.
+NULL_RUST_SRC ?= $(abs_srctree)/common/sched/null-rust
+CARGO ?= cargo
+
+# Target triple, rustc code-generation flags and the toolchain: per
+# architecture, in kbuild/arch/$(SRCARCH).mk.
+include $(NULL_RUST_SRC)/kbuild/arch/$(SRCARCH).mk
+
+# Xen's ASSERT()s are debug-only; so are Rust's debug_assert!()s.
+NULL_RUST_RUSTFLAGS += $(if $(CONFIG_DEBUG),-C debug-assertions=on,-C debug-assertions=off)
+NULL_RUST_RUSTFLAGS += -C panic=abort -C force-unwind-tables=no
+
+NULL_RUST_TARGET_DIR := $(abs_objtree)/$(obj)/.null-rust-target
+NULL_RUST_LIB := $(NULL_RUST_TARGET_DIR)/$(NULL_RUST_TRIPLE)/release/libxen_null_sched.a
+
+# The exact flags Xen compiles a C file of this directory with, minus the
+# dependency-file options (the helpers must expand Xen's inlines as null.c).
+null_rust_cflags = $(filter-out -MMD -MP -MF $(depfile),$(c_flags))
+
+# A staticlib alone, so that fat LTO folds core and our crates into one
+# object and drops all they do not use (with an rlib too, rustc skips LTO).
+# Cargo decides itself whether anything changed; the object is only
+# replaced when its contents differ, so Xen relinks only when needed.
+$(obj)/null-rust.o: $(NULL_RUST_SRC)/kbuild/null-rust.lds FORCE
+	@echo "  CARGO   $@"
+	$(Q)env -u CFLAGS -u CC -u LDFLAGS -u MAKEFLAGS -u MFLAGS \
+	    XEN_OBJTREE=$(abs_objtree) XEN_SRCTREE=$(abs_srctree) \
+	    XEN_CC="$(CC)" XEN_CFLAGS="$(null_rust_cflags)" \
+	    RUSTFLAGS="$(NULL_RUST_RUSTFLAGS)" \
+	    $(CARGO) $(NULL_RUST_TOOLCHAIN) rustc --quiet --release --locked \
+	    $(NULL_RUST_CARGO_FLAGS) --target $(NULL_RUST_TRIPLE) \
+	    --manifest-path $(NULL_RUST_SRC)/Cargo.toml -p xen-null-sched \
+	    --lib --crate-type staticlib \
+	    --target-dir $(NULL_RUST_TARGET_DIR)
+	$(Q)rm -rf $(@D)/.null-rust-objs && mkdir -p $(@D)/.null-rust-objs
+	$(Q)cd $(@D)/.null-rust-objs && $(AR) x $(NULL_RUST_LIB)
+	$(Q)$(LD) -r -T $(NULL_RUST_SRC)/kbuild/null-rust.lds -o $@.tmp \
+	    $$(ls $(@D)/.null-rust-objs/*.o | grep -v '/compiler_builtins-')
+	$(Q)$(call move-if-changed,$@.tmp,$@)

@@ -1,0 +1,32 @@
+//! Xen's `null` scheduler in Rust, linked into the hypervisor.
+//!
+//! Layers, from the bottom:
+//! - [`bindings`]: bindgen's view of the configured Xen tree, and the sizes,
+//!   offsets and constants Xen's own compiler computed (build.rs);
+//! - `rust/helpers/helpers.c`: one C wrapper per Xen inline function or
+//!   macro;
+//! - [`xen`]: safe wrappers over those (locks, allocation, printk, trace);
+//! - [`list`]: the intrusive FIFO the waitqueue and domain list use;
+//! - `null_policy`: the scheduling policy, pure safe Rust (`rust/policy`);
+//! - [`sched`]: null.c's private data, the [`null_policy::hooks::Env`]
+//!   implementation over Xen, the `extern "C"` hooks, the dumps and the
+//!   `struct scheduler` table registered in `.data.schedulers`.
+//!
+//! Only [`list`] builds on the host (for its tests, under Miri too); the
+//! rest needs a configured Xen tree (`cfg(xen)`, set by build.rs).
+
+#![cfg_attr(xen, no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(clippy::missing_safety_doc)]
+
+#[cfg(all(xen, not(panic = "abort")))]
+compile_error!("the hypervisor cannot unwind: build with panic = \"abort\"");
+
+#[cfg(xen)]
+pub mod bindings;
+pub mod list;
+#[cfg(xen)]
+pub mod sched;
+#[cfg(xen)]
+pub mod xen;

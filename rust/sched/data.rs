@@ -1,0 +1,161 @@
+//! The null scheduler's private data, and its locking rules.
+//!
+//! Locking (as documented in null.c, and encoded in the types below):
+//! - Scheduler lock (a.k.a. runqueue lock): Xen's per-pCPU
+//!   `sched_resource` lock. Serialises assignment and deassignment of units
+//!   to that pCPU: [`NullPcpu::unit`] and the pCPU's bit in
+//!   [`NullPrivate::cpus_free`] change only with it held.
+//! - Private lock ([`NullPrivate::domains`]): scheduler-wide; serialises the
+//!   list of domains. Taken `irqsave`.
+//! - Waitqueue lock ([`NullPrivate::waitq`]): scheduler-wide; serialises the
+//!   list of units waiting for a pCPU. Always taken with interrupts off,
+//!   nested inside a runqueue lock (or the private lock, in the dump).
+//!
+//! Order: private lock, then runqueue lock, then waitqueue lock:
+//! - with both runqueue and private locks, the private lock comes first;
+//! - with both runqueue and waitqueue locks, the runqueue lock comes first;
+//! - with both private and waitqueue locks, the private lock comes first;
+//! - holding a runqueue lock, never acquire the private lock;
+//! - holding the waitqueue lock, never acquire a runqueue lock or the
+//!   private lock (only `trylock` one, as `null_schedule()` does).
+//!
+//! The waitqueue lock is reachable only through [`SpinLock::lock`], which
+//! demands an [`IrqsOff`](crate::xen::irq::IrqsOff) token; the private lock
+//! only through [`SpinLock::lock_irqsave`].
+
+use core::cell::RefCell;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+
+use null_policy::mask::AtomicMask;
+
+use crate::bindings;
+use crate::list::{Links, List};
+use crate::list_adapter;
+use crate::xen::cpumask::MASK_WORDS;
+use crate::xen::sched_if::{Domain, Resource, Unit};
+use crate::xen::spinlock::SpinLock;
+
+/// System-wide private data (`ops->sched_data`).
+///
+/// # Invariants
+/// - Every unit in `waitq` is online, inserted in this scheduler, and on no
+///   pCPU.
+/// - A pCPU of this scheduler has its bit in `cpus_free` set iff its
+///   [`NullPcpu::unit`] is null, except transiently while its runqueue lock
+///   is held, and except that `null_schedule()` re-sets a bit it finds clear
+///   on a pCPU with no unit (as null.c does).
+pub struct NullPrivate {
+    /// Domains of this scheduler (`prv->ndom`), under the private lock.
+    pub domains: SpinLock<RefCell<List<DomAdapter>>>,
+    /// Units not assigned to any pCPU (`prv->waitq`), under its own lock.
+    pub waitq: SpinLock<Waitq>,
+    /// pCPUs without a unit (`prv->cpus_free`); each bit is changed with its
+    /// pCPU's runqueue lock held, atomically, and read racily.
+    pub cpus_free: AtomicMask<MASK_WORDS>,
+}
+
+impl NullPrivate {
+    /// Empty private data; [`NullPrivate::init`] once in place.
+    pub fn new() -> Self {
+        Self {
+            domains: SpinLock::new(RefCell::new(List::new())),
+            waitq: SpinLock::new(Waitq(RefCell::new(List::new()))),
+            cpus_free: AtomicMask::new(),
+        }
+    }
+
+    /// Initialise the locks, in place.
+    pub fn init(&self) {
+        self.domains.init();
+        self.waitq.init();
+    }
+
+    /// `null_priv(ops)`.
+    ///
+    /// # Safety
+    /// `ops` is a scheduler of ours whose `init` succeeded and whose
+    /// `deinit` has not run.
+    pub unsafe fn of<'a>(ops: *const bindings::scheduler) -> &'a Self {
+        // SAFETY: `sched_data` holds the NullPrivate init() stored.
+        unsafe { &*(*ops).sched_data.cast::<NullPrivate>() }
+    }
+}
+
+/// The waitqueue, with its lock held.
+pub struct Waitq(pub RefCell<List<UnitAdapter>>);
+
+/// Physical CPU (`get_sched_res(cpu)->sched_priv`).
+pub struct NullPcpu {
+    /// The unit assigned to this pCPU, or null; changed under the pCPU's
+    /// runqueue lock.
+    pub unit: AtomicPtr<bindings::sched_unit>,
+}
+
+impl NullPcpu {
+    /// A pCPU with nothing assigned.
+    pub const fn new() -> Self {
+        Self {
+            unit: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// The per-pCPU data of `cpu`.
+    ///
+    /// # Safety
+    /// `cpu` belongs to a scheduler of ours (its resource's `sched_priv` is
+    /// a `NullPcpu` from `alloc_pdata`).
+    pub unsafe fn of<'a>(cpu: u32) -> &'a Self {
+        // SAFETY: per the contract, sched_priv is our NullPcpu, alive until
+        // free_pdata, which Xen calls only after the pCPU left us.
+        unsafe { &*Resource::of(cpu).sched_priv().cast::<NullPcpu>() }
+    }
+
+    /// The assigned unit.
+    pub fn get(&self) -> Option<Unit> {
+        // SAFETY: a unit stays assigned only while it is alive: remove_unit
+        // deassigns it before Xen frees it.
+        unsafe { Unit::from_raw(self.unit.load(Relaxed)) }
+    }
+
+    /// Assign `unit` (or nothing).
+    pub fn set(&self, unit: Option<Unit>) {
+        self.unit
+            .store(unit.map_or(ptr::null_mut(), Unit::as_ptr), Relaxed);
+    }
+}
+
+/// Schedule unit (`unit->priv`).
+pub struct NullUnit {
+    /// Link in [`NullPrivate::waitq`].
+    pub waitq_elem: Links,
+    /// The unit this belongs to.
+    pub unit: Unit,
+}
+list_adapter!(pub UnitAdapter, NullUnit, waitq_elem);
+
+impl NullUnit {
+    /// `null_unit(unit)`.
+    ///
+    /// # Safety
+    /// `unit` is a unit of one of our schedulers (its `priv` is a
+    /// `NullUnit` from our `alloc_udata`, not yet freed).
+    pub unsafe fn of<'a>(unit: Unit) -> &'a Self {
+        // SAFETY: per the contract.
+        unsafe { &*unit.priv_().cast::<NullUnit>() }
+    }
+
+    /// Pointer form, for the list.
+    pub fn ptr(&self) -> NonNull<NullUnit> {
+        NonNull::from(self)
+    }
+}
+
+/// Domain (`d->sched_priv`).
+pub struct NullDom {
+    /// Link in [`NullPrivate::domains`].
+    pub ndom_elem: Links,
+    /// The domain.
+    pub dom: Domain,
+}
+list_adapter!(pub DomAdapter, NullDom, ndom_elem);

@@ -1,0 +1,139 @@
+//! The `r` debug-key dumps, in null.c's format and lock order.
+
+use core::ffi::{c_int, c_uint, c_ulong};
+
+use crate::bindings::{self, scheduler};
+use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
+use crate::xen::irq::IrqsOff;
+use crate::xen::printk::printk;
+use crate::xen::sched_if::{Resource, Unit};
+
+fn nr_cpu_ids() -> c_int {
+    // SAFETY: a plain global set at boot.
+    unsafe { bindings::nr_cpu_ids as c_int }
+}
+
+/// `dump_unit()`: "[dom.unit] pcpu=N" (-1 when waiting).
+fn dump_unit(nvc: &NullUnit) {
+    let pcpu = if nvc.waitq_elem.is_linked() {
+        -1
+    } else {
+        nvc.unit.master() as c_int
+    };
+    printk!(
+        "[%i.%i] pcpu=%d",
+        nvc.unit.domain().id() as c_int,
+        nvc.unit.id(),
+        pcpu
+    );
+}
+
+/// `dump_cpu_state`.
+///
+/// # Safety
+/// Called by Xen's `r` key handler for a pCPU of scheduler `ops`.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_dump_pcpu(_ops: *const scheduler, cpu: c_int) {
+    let cpu = cpu as c_uint;
+    let mut flags: c_ulong = 0;
+    // SAFETY: a valid pCPU; the helper stores the flags for the unlock.
+    let lock = unsafe { bindings::rust_helper_pcpu_schedule_lock_irqsave(cpu, &mut flags) };
+    // SAFETY: `cpu` is one of ours (contract), and its lock is held.
+    let npc = unsafe { NullPcpu::of(cpu) };
+
+    // SAFETY: per-CPU topology masks of a valid pCPU.
+    let (sibling, core) = unsafe {
+        (
+            bindings::rust_helper_cpu_sibling_mask(cpu),
+            bindings::rust_helper_cpu_core_mask(cpu),
+        )
+    };
+    printk!(
+        "CPU[%02d] sibling={%*pbl}, core={%*pbl}",
+        cpu,
+        nr_cpu_ids(),
+        sibling,
+        nr_cpu_ids(),
+        core
+    );
+    if let Some(u) = npc.get() {
+        printk!(", unit=%pdv%d", u.domain().as_ptr(), u.id());
+    }
+    printk!("\n");
+
+    // The current unit; nothing to say for the idle unit.
+    if let Some(curr) = Resource::of(cpu).curr().filter(|u| !u.priv_().is_null()) {
+        // SAFETY: a unit running on our pCPU has our NullUnit.
+        let nvc = unsafe { NullUnit::of(curr) };
+        if !nvc.unit.is_idle() {
+            printk!("\trun: ");
+            dump_unit(nvc);
+            printk!("\n");
+        }
+    }
+
+    // SAFETY: we hold `lock`, taken for `cpu` with these flags.
+    unsafe { bindings::rust_helper_pcpu_schedule_unlock_irqrestore(lock, flags, cpu) };
+}
+
+/// `dump_settings`: free pCPUs, domains and their units, the waitqueue.
+///
+/// # Safety
+/// Called by Xen's `r` key handler with scheduler `ops` initialised.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
+    // SAFETY: `ops` is ours and initialised.
+    let prv = unsafe { NullPrivate::of(ops) };
+    // Lock order: private lock, then each unit's runqueue lock, then the
+    // waitqueue lock.
+    let domains = prv.domains.lock_irqsave();
+
+    printk!(
+        "\tcpus_free = %*pbl\n",
+        nr_cpu_ids(),
+        (&raw const prv.cpus_free).cast::<c_ulong>()
+    );
+
+    printk!("Domain info:\n");
+    let mut n: c_int = 0;
+    for ndom in domains.borrow().iter() {
+        // SAFETY: nodes on the domain list are alive until free_domdata
+        // removes them, which needs the lock we hold.
+        let ndom: &NullDom = unsafe { ndom.as_ref() };
+        printk!("\tDomain: %d\n", ndom.dom.id() as c_int);
+        for u in ndom.dom.units() {
+            // SAFETY: a live unit of a domain of ours.
+            let lock = unsafe { bindings::rust_helper_unit_schedule_lock(u.as_ptr()) };
+            n += 1;
+            printk!("\t%3d: ", n);
+            // SAFETY: units of our domains carry our NullUnit.
+            dump_unit(unsafe { NullUnit::of(u) });
+            printk!("\n");
+            // SAFETY: we hold `lock`, taken for this unit.
+            unsafe { bindings::rust_helper_unit_schedule_unlock(lock, u.as_ptr()) };
+        }
+    }
+
+    printk!("Waitqueue: ");
+    // SAFETY: the private lock is held irqsave, so interrupts are off.
+    let irqs = unsafe { IrqsOff::assume() };
+    {
+        let wq = prv.waitq.lock(irqs);
+        let mut n: c_int = 0;
+        for nvc in wq.0.borrow().iter() {
+            // SAFETY: queued NullUnits are alive (see env.rs).
+            let u: Unit = unsafe { nvc.as_ref() }.unit;
+            let first = n == 0;
+            n += 1;
+            if !first {
+                printk!(", ");
+            }
+            if n % 24 == 0 {
+                printk!("\n\t");
+            }
+            printk!("%pdv%d", u.domain().as_ptr(), u.id());
+        }
+        printk!("\n");
+    }
+    drop(domains);
+}

@@ -1,0 +1,336 @@
+//! The policy core's [`Env`] over Xen's live state.
+
+use null_policy::affinity::Affinity;
+use null_policy::hooks::{Env, Event, Stat, Waitq as WaitqTrait};
+use null_policy::mask::AtomicMask;
+
+use crate::bindings::{self, gcc};
+use crate::sched::data::{NullPcpu, NullPrivate, NullUnit, Waitq};
+use crate::xen::cpumask::{CpuMask, MASK_WORDS};
+use crate::xen::irq::IrqsOff;
+use crate::xen::perfc::{self, XenStat};
+use crate::xen::printk::dprintk;
+use crate::xen::sched_if::{Resource, Unit};
+use crate::xen::trace;
+
+/// The environment one hook runs in.
+///
+/// # Invariants
+/// Interrupts are off (`irqs`), and the hook holds the runqueue locks the
+/// policy function it calls documents; every unit handed to the policy is
+/// a live unit of this scheduler and every pCPU one of its pCPUs.
+pub struct XenEnv<'a> {
+    prv: &'a NullPrivate,
+    nr: u32,
+    irqs: IrqsOff,
+}
+
+impl<'a> XenEnv<'a> {
+    /// The environment for a hook of scheduler `ops`.
+    ///
+    /// # Safety
+    /// `ops` is one of our initialised schedulers, and the caller holds the
+    /// runqueue lock(s) that the policy function it will call requires.
+    pub unsafe fn new(ops: *const bindings::scheduler, irqs: IrqsOff) -> Self {
+        // SAFETY: reading a plain global set at boot.
+        let nr = unsafe { bindings::nr_cpu_ids };
+        // SAFETY: `ops` is ours and initialised (caller's contract).
+        // INVARIANT: the lock requirements are the caller's.
+        Self {
+            prv: unsafe { NullPrivate::of(ops) },
+            nr,
+            irqs,
+        }
+    }
+
+    fn pcpu(&self, cpu: u32) -> &NullPcpu {
+        // SAFETY: pCPUs given to the policy belong to this scheduler
+        // (type invariant).
+        unsafe { NullPcpu::of(cpu) }
+    }
+
+    fn nvc(&self, unit: Unit) -> &NullUnit {
+        // SAFETY: units given to the policy are ours (type invariant).
+        unsafe { NullUnit::of(unit) }
+    }
+}
+
+impl WaitqTrait for Waitq {
+    type Unit = Unit;
+
+    fn find_first(&self, mut f: impl FnMut(Unit) -> bool) -> Option<Unit> {
+        let list = self.0.borrow();
+        list.iter()
+            // SAFETY: a queued NullUnit is alive: free_udata only runs after
+            // remove_unit took the unit out of the waitqueue.
+            .map(|n| unsafe { n.as_ref() }.unit)
+            .find(|&u| f(u))
+    }
+
+    fn push_back(&self, unit: Unit) {
+        // SAFETY: our unit's NullUnit (Env invariant); it stays alive and in
+        // place until removed (remove_unit precedes free_udata), and it is
+        // not queued (the policy only pushes units it found unqueued).
+        unsafe { self.0.borrow_mut().push_back(NullUnit::of(unit).ptr()) };
+    }
+
+    fn remove(&self, unit: Unit) {
+        // SAFETY: our unit's NullUnit, on this waitqueue or on none.
+        unsafe { self.0.borrow_mut().remove(NullUnit::of(unit).ptr()) };
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.borrow().is_empty()
+    }
+}
+
+/// A runqueue lock taken with `pcpu_schedule_trylock()`; unlocks on drop.
+pub struct TryLocked(*mut bindings::spinlock_t);
+
+impl Drop for TryLocked {
+    fn drop(&mut self) {
+        // SAFETY: we hold this lock (trylock succeeded).
+        unsafe { bindings::rust_helper_spin_unlock(self.0) };
+    }
+}
+
+/// `{ uint16_t unit, dom; uint32_t cpu; }`: PICKED_CPU, (DE)ASSIGN.
+#[repr(C)]
+struct TrcUnitCpu {
+    unit: u16,
+    dom: u16,
+    cpu: u32,
+}
+
+/// `{ uint16_t unit, dom; uint16_t cpu, new_cpu; }`: MIGRATE.
+#[repr(C)]
+struct TrcMigrate {
+    unit: u16,
+    dom: u16,
+    cpu: u16,
+    new_cpu: u16,
+}
+
+/// `{ uint16_t tasklet, cpu; int16_t unit, dom; }`: SCHEDULE.
+#[repr(C)]
+struct TrcSchedule {
+    tasklet: u16,
+    cpu: u16,
+    unit: i16,
+    dom: i16,
+}
+
+fn trc_unit_cpu(unit: Unit, cpu: u32) -> TrcUnitCpu {
+    TrcUnitCpu {
+        unit: unit.id() as u16,
+        dom: unit.domain().id(),
+        cpu,
+    }
+}
+
+impl Env for XenEnv<'_> {
+    type Unit = Unit;
+    type Mask = CpuMask;
+    type Free = AtomicMask<MASK_WORDS>;
+    type Waitq = Waitq;
+    type RunqGuard = TryLocked;
+
+    fn nr_cpu_ids(&self) -> u32 {
+        self.nr
+    }
+
+    fn affinity(&self, unit: Unit) -> Affinity<'_, CpuMask> {
+        Affinity {
+            hard: unit.hard_affinity(),
+            soft: unit.soft_affinity(),
+            soft_effective: unit.soft_aff_effective(),
+            pool: unit.domain().pool_mask(),
+            nr: self.nr,
+        }
+    }
+
+    fn is_online(&self, unit: Unit) -> bool {
+        unit.is_online()
+    }
+
+    fn is_runnable(&self, unit: Unit) -> bool {
+        unit.is_runnable()
+    }
+
+    fn runnable_state(&self, unit: Unit) -> bool {
+        unit.runnable_state()
+    }
+
+    fn master(&self, unit: Unit) -> u32 {
+        unit.master()
+    }
+
+    fn set_res(&self, unit: Unit, cpu: u32) {
+        unit.set_res(cpu)
+    }
+
+    fn curr_on_cpu(&self, cpu: u32) -> Option<Unit> {
+        Resource::of(cpu).curr()
+    }
+
+    fn resource_master(&self, cpu: u32) -> u32 {
+        Resource::of(cpu).master_cpu()
+    }
+
+    fn random(&self) -> u32 {
+        // SAFETY: get_random() has no precondition.
+        unsafe { bindings::get_random() }
+    }
+
+    fn slot(&self, cpu: u32) -> Option<Unit> {
+        self.pcpu(cpu).get()
+    }
+
+    fn set_slot(&self, cpu: u32, unit: Option<Unit>) {
+        self.pcpu(cpu).set(unit)
+    }
+
+    fn free(&self) -> &AtomicMask<MASK_WORDS> {
+        &self.prv.cpus_free
+    }
+
+    fn mark_free(&self, cpu: u32, free: bool) {
+        if free {
+            self.prv.cpus_free.set(cpu)
+        } else {
+            self.prv.cpus_free.clear(cpu)
+        }
+    }
+
+    fn is_queued(&self, unit: Unit) -> bool {
+        self.nvc(unit).waitq_elem.is_linked()
+    }
+
+    fn with_waitq<R>(&self, f: impl FnOnce(&Waitq) -> R) -> R {
+        let wq = self.prv.waitq.lock(self.irqs);
+        f(&wq)
+    }
+
+    fn trylock_master(&self, unit: Unit, sched_cpu: u32) -> Option<TryLocked> {
+        // SAFETY: `unit.master()` is a valid pCPU with a resource.
+        let lock = unsafe { bindings::rust_helper_pcpu_schedule_trylock(unit.master()) };
+        if lock.is_null() {
+            return None;
+        }
+        // The unit's lock cannot be ours: were it, this free pCPU would
+        // have been given the unit directly by vcpu_wake().
+        debug_assert!(
+            lock != Resource::of(sched_cpu).schedule_lock(),
+            "lock != get_sched_res(sched_cpu)->schedule_lock"
+        );
+        Some(TryLocked(lock))
+    }
+
+    fn raise_softirq(&self, cpu: u32) {
+        // SAFETY: `cpu` is a valid pCPU; raising a softirq is IRQ-safe.
+        unsafe { bindings::cpu_raise_softirq(cpu, gcc::SCHEDULE_SOFTIRQ as u32) };
+    }
+
+    fn raise_softirq_mask(&self, scratch_cpu: u32, nwords: usize, word: impl Fn(usize) -> u64) {
+        // SAFETY: we hold `scratch_cpu`'s runqueue lock (policy contract), so
+        // its scratch mask is ours to use, as null.c uses it.
+        let scratch = unsafe { bindings::rust_helper_cpumask_scratch_cpu(scratch_cpu) };
+        for i in 0..MASK_WORDS {
+            let w = if i < nwords { word(i) } else { 0 };
+            // SAFETY: `i` indexes the scratch mask's words; exclusive use.
+            unsafe { (*scratch).bits[i] = w as _ };
+        }
+        // SAFETY: a valid mask; raising softirqs is IRQ-safe.
+        unsafe { bindings::cpumask_raise_softirq(scratch, gcc::SCHEDULE_SOFTIRQ as u32) };
+    }
+
+    fn event(&self, event: Event<Unit>) {
+        match event {
+            Event::PickedCpu { unit, cpu } => {
+                if trace::enabled() {
+                    trace::record(gcc::TRC_SNULL_PICKED_CPU, &trc_unit_cpu(unit, cpu));
+                }
+            }
+            Event::Assign { unit, cpu } => {
+                dprintk!(
+                    XENLOG_G_INFO,
+                    "%d <-- %pdv%d\n",
+                    cpu,
+                    unit.domain().as_ptr(),
+                    unit.id()
+                );
+                if trace::enabled() {
+                    trace::record(gcc::TRC_SNULL_UNIT_ASSIGN, &trc_unit_cpu(unit, cpu));
+                }
+            }
+            Event::Deassign { unit, cpu } => {
+                dprintk!(
+                    XENLOG_G_INFO,
+                    "%d <-- NULL (%pdv%d)\n",
+                    cpu,
+                    unit.domain().as_ptr(),
+                    unit.id()
+                );
+                if trace::enabled() {
+                    trace::record(gcc::TRC_SNULL_UNIT_DEASSIGN, &trc_unit_cpu(unit, cpu));
+                }
+            }
+            Event::Migrate { unit, from, to } => {
+                if trace::enabled() {
+                    let d = TrcMigrate {
+                        unit: unit.id() as u16,
+                        dom: unit.domain().id(),
+                        cpu: from as u16,
+                        new_cpu: to as u16,
+                    };
+                    trace::record(gcc::TRC_SNULL_MIGRATE, &d);
+                }
+            }
+            Event::Schedule {
+                cpu,
+                tasklet,
+                assigned,
+            } => {
+                if trace::enabled() {
+                    let (unit, dom) = match assigned {
+                        None => (-1, -1),
+                        Some(u) => (u.id() as i16, u.domain().id() as i16),
+                    };
+                    let d = TrcSchedule {
+                        tasklet: tasklet as u16,
+                        cpu: cpu as u16,
+                        unit,
+                        dom,
+                    };
+                    trace::record(gcc::TRC_SNULL_SCHEDULE, &d);
+                }
+            }
+            Event::Tasklet => {
+                if trace::enabled() {
+                    // trace_var(TRC_SNULL_TASKLET, 1, 0, NULL)
+                    trace::record(gcc::TRC_SNULL_TASKLET, &());
+                }
+            }
+            Event::NotAssigned { unit } => {
+                dprintk!(
+                    XENLOG_G_WARNING,
+                    "WARNING: %pdv%d not assigned to any CPU!\n",
+                    unit.domain().as_ptr(),
+                    unit.id()
+                );
+            }
+            Event::NotAssignedOnWake { unit } => {
+                dprintk!(
+                    XENLOG_G_WARNING,
+                    "WARNING: d%dv%d not assigned to any CPU!\n",
+                    unit.domain().id() as core::ffi::c_int,
+                    unit.id()
+                );
+            }
+        }
+    }
+
+    fn stat(&self, stat: Stat) {
+        perfc::crank(XenStat::Policy(stat));
+    }
+}

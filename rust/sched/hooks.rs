@@ -1,0 +1,421 @@
+//! The `extern "C"` hooks of the null scheduler's `struct scheduler`.
+//!
+//! Each hook turns Xen's pointers into handles, takes the locks null.c
+//! takes, and calls the policy (`null_policy::hooks`); allocation hooks turn
+//! `Result`s into Xen's conventions. Decisions live in the policy crate.
+
+use core::ffi::{c_int, c_uint, c_void};
+use core::ptr::{self, NonNull};
+
+use null_policy::hooks::{self as policy, Insert, Next, Stat};
+
+use crate::bindings::{self, gcc, s_time_t, sched_resource, sched_unit, scheduler, spinlock_t};
+use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
+use crate::sched::env::XenEnv;
+use crate::xen::alloc::XBox;
+use crate::xen::irq::IrqsOff;
+use crate::xen::perfc::{self, XenStat};
+use crate::xen::printk::printk;
+use crate::xen::sched_if::{Domain, Resource, Unit};
+
+/// `ERR_PTR(-ENOMEM)`.
+fn err_nomem() -> *mut c_void {
+    (-(gcc::ENOMEM as isize)) as *mut c_void
+}
+
+/// A unit pointer from Xen, which is never null in the hooks that take one.
+///
+/// # Safety
+/// `p` is a live unit for the duration of the hook.
+unsafe fn unit(p: *const sched_unit) -> Unit {
+    // SAFETY: per the contract.
+    unsafe { Unit::from_raw(p) }.expect("Xen passed a NULL unit")
+}
+
+/// `init`: allocate the private data.
+///
+/// # Safety
+/// Called by Xen with a `struct scheduler` copy of ours.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_init(ops: *mut scheduler) -> c_int {
+    printk!("Initializing null scheduler\nWARNING: This is experimental software in development.\nUse at your own risk.\n");
+    printk!("null: Rust implementation\n");
+    let Ok(prv) = XBox::try_new(NullPrivate::new()) else {
+        return -(gcc::ENOMEM as c_int);
+    };
+    prv.init();
+    // SAFETY: `ops` is Xen's scheduler being initialised; nothing else
+    // uses it yet.
+    unsafe { (*ops).sched_data = XBox::into_raw(prv).as_ptr().cast() };
+    0
+}
+
+/// `deinit`: free the private data.
+///
+/// # Safety
+/// Called by Xen once all pCPUs and domains have left the scheduler.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_deinit(ops: *mut scheduler) {
+    // SAFETY: `ops` is ours; Xen calls deinit once, after init.
+    let data = unsafe { ptr::replace(&raw mut (*ops).sched_data, ptr::null_mut()) };
+    if let Some(p) = NonNull::new(data.cast::<NullPrivate>()) {
+        // SAFETY: the pointer init stored; nobody uses it any more.
+        drop(unsafe { XBox::from_raw(p) });
+    }
+}
+
+/// `alloc_pdata`: `ERR_PTR(-ENOMEM)` on failure.
+///
+/// # Safety
+/// Called by Xen.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_alloc_pdata(_ops: *const scheduler, _cpu: c_int) -> *mut c_void {
+    match XBox::try_new(NullPcpu::new()) {
+        Ok(b) => XBox::into_raw(b).as_ptr().cast(),
+        Err(_) => err_nomem(),
+    }
+}
+
+/// `free_pdata`.
+///
+/// # Safety
+/// `pcpu` is null or from our `alloc_pdata`, no longer in use.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_free_pdata(
+    _ops: *const scheduler,
+    pcpu: *mut c_void,
+    _cpu: c_int,
+) {
+    if let Some(p) = NonNull::new(pcpu.cast::<NullPcpu>()) {
+        // SAFETY: per the contract.
+        drop(unsafe { XBox::from_raw(p) });
+    }
+}
+
+/// `deinit_pdata`: the pCPU leaves the scheduler.
+///
+/// # Safety
+/// Called by Xen with our private data and the pCPU's `alloc_pdata` data.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_deinit_pdata(
+    ops: *const scheduler,
+    pcpu: *mut c_void,
+    cpu: c_int,
+) {
+    // SAFETY: `ops` is ours and initialised.
+    let prv = unsafe { NullPrivate::of(ops) };
+    debug_assert!(!pcpu.is_null(), "npc");
+    prv.cpus_free.clear(cpu as u32);
+    // SAFETY: `pcpu` is our NullPcpu for `cpu` (contract).
+    unsafe { &*pcpu.cast::<NullPcpu>() }.set(None);
+}
+
+/// `switch_sched`: `cpu` joins this scheduler; returns its runqueue lock.
+///
+/// # Safety
+/// Called by Xen from `schedule_cpu_add()`, IRQs off, with our `alloc_pdata`
+/// and (idle unit's) `alloc_udata` data.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_switch_sched(
+    new_ops: *mut scheduler,
+    cpu: c_uint,
+    pdata: *mut c_void,
+    vdata: *mut c_void,
+) -> *mut spinlock_t {
+    let sr = Resource::of(cpu);
+    // SAFETY: `new_ops` is ours and initialised.
+    let prv = unsafe { NullPrivate::of(new_ops) };
+    debug_assert!(!vdata.is_null(), "nvc");
+    // SAFETY: `vdata` is our NullUnit for the idle unit (contract).
+    let nvc = unsafe { &*vdata.cast::<NullUnit>() };
+    debug_assert!(nvc.unit.is_idle(), "is_idle_unit(nvc->unit)");
+
+    // SAFETY: the idle unit is live; Xen holds the runqueue lock.
+    unsafe { (*sr.idle_unit().as_ptr()).priv_ = vdata };
+
+    // Xen holds the (maybe not yet right) runqueue lock, IRQs off.
+    debug_assert!(
+        !crate::xen::irq::local_irq_is_enabled(),
+        "!local_irq_is_enabled()"
+    );
+
+    // init_pdata(): the pCPU is free, with no unit.
+    prv.cpus_free.set(cpu);
+    // SAFETY: `pdata` is our NullPcpu for `cpu` (contract).
+    unsafe { &*pdata.cast::<NullPcpu>() }.set(None);
+
+    sr.own_lock()
+}
+
+/// `alloc_udata`: `NULL` on failure.
+///
+/// # Safety
+/// Called by Xen with a live unit.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_alloc_udata(
+    _ops: *const scheduler,
+    unit_ptr: *mut sched_unit,
+    _dd: *mut c_void,
+) -> *mut c_void {
+    // SAFETY: live unit (contract).
+    let unit = unsafe { unit(unit_ptr) };
+    match XBox::try_new(NullUnit {
+        waitq_elem: Default::default(),
+        unit,
+    }) {
+        Ok(b) => {
+            perfc::crank(XenStat::UnitAlloc);
+            XBox::into_raw(b).as_ptr().cast()
+        }
+        Err(_) => ptr::null_mut(),
+    }
+}
+
+/// `free_udata`.
+///
+/// # Safety
+/// `priv_` is null or from our `alloc_udata`, its unit removed.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_free_udata(_ops: *const scheduler, priv_: *mut c_void) {
+    if let Some(p) = NonNull::new(priv_.cast::<NullUnit>()) {
+        // SAFETY: per the contract: ours, and no longer referenced.
+        let nvc = unsafe { XBox::from_raw(p) };
+        debug_assert!(!nvc.waitq_elem.is_linked(), "freeing a queued unit");
+        drop(nvc);
+    }
+}
+
+/// `alloc_domdata`: `ERR_PTR(-ENOMEM)` on failure.
+///
+/// # Safety
+/// Called by Xen with a live domain.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_alloc_domdata(
+    ops: *const scheduler,
+    d: *mut bindings::domain,
+) -> *mut c_void {
+    // SAFETY: live domain (contract).
+    let Some(dom) = (unsafe { Domain::from_raw(d) }) else {
+        return err_nomem();
+    };
+    let Ok(ndom) = XBox::try_new(NullDom {
+        ndom_elem: Default::default(),
+        dom,
+    }) else {
+        return err_nomem();
+    };
+    let ndom = XBox::into_raw(ndom);
+    // SAFETY: `ops` is ours and initialised.
+    let prv = unsafe { NullPrivate::of(ops) };
+    let domains = prv.domains.lock_irqsave();
+    // SAFETY: fresh node; stays alive until free_domdata removes it.
+    unsafe { domains.borrow_mut().push_back(ndom) };
+    ndom.as_ptr().cast()
+}
+
+/// `free_domdata` (idempotent for NULL).
+///
+/// # Safety
+/// `data` is null or from our `alloc_domdata`.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_free_domdata(ops: *const scheduler, data: *mut c_void) {
+    let Some(ndom) = NonNull::new(data.cast::<NullDom>()) else {
+        return;
+    };
+    // SAFETY: `ops` is ours and initialised.
+    let prv = unsafe { NullPrivate::of(ops) };
+    {
+        let domains = prv.domains.lock_irqsave();
+        // SAFETY: our node, on this list.
+        unsafe { domains.borrow_mut().remove(ndom) };
+    }
+    // SAFETY: ours, and off the list.
+    drop(unsafe { XBox::from_raw(ndom) });
+}
+
+/// `insert_unit`.
+///
+/// # Safety
+/// Called by Xen with a live, non-idle unit of a domain of ours.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_unit_insert(ops: *const scheduler, unit_ptr: *mut sched_unit) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+
+    // SAFETY: live unit.
+    let mut lock = unsafe { bindings::rust_helper_unit_schedule_lock_irq(u.as_ptr()) };
+    if !u.is_online() {
+        // SAFETY: we hold `lock`, taken for this unit.
+        unsafe { bindings::rust_helper_unit_schedule_unlock_irq(lock, u.as_ptr()) };
+        return;
+    }
+    // SAFETY: interrupts are off since unit_schedule_lock_irq.
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours; the unit's runqueue lock is held throughout the loop.
+    let env = unsafe { XenEnv::new(ops, irqs) };
+    loop {
+        u.set_res(policy::pick_res(&env, u));
+        // Relock: the unit's master pCPU, hence its lock, may have changed.
+        // SAFETY: we hold `lock`; interrupts stay off.
+        unsafe { bindings::rust_helper_spin_unlock(lock) };
+        // SAFETY: live unit.
+        lock = unsafe { bindings::rust_helper_unit_schedule_lock(u.as_ptr()) };
+        match policy::insert_place(&env, u) {
+            Insert::Retry => continue,
+            Insert::Assigned | Insert::Queued => break,
+        }
+    }
+    // SAFETY: we hold `lock`, taken with interrupts off by the _irq lock.
+    unsafe { bindings::rust_helper_spin_unlock_irq(lock) };
+    perfc::crank(XenStat::Policy(Stat::UnitInsert));
+}
+
+/// `remove_unit`.
+///
+/// # Safety
+/// Called by Xen with a live, non-idle unit of ours.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_unit_remove(ops: *const scheduler, unit_ptr: *mut sched_unit) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    // SAFETY: live unit.
+    let lock = unsafe { bindings::rust_helper_unit_schedule_lock_irq(u.as_ptr()) };
+    {
+        // SAFETY: interrupts are off since unit_schedule_lock_irq.
+        let irqs = unsafe { IrqsOff::assume() };
+        // SAFETY: ours; the unit's runqueue lock is held.
+        let env = unsafe { XenEnv::new(ops, irqs) };
+        policy::remove(&env, u);
+    }
+    // SAFETY: we hold `lock`, taken for this unit with _irq.
+    unsafe { bindings::rust_helper_unit_schedule_unlock_irq(lock, u.as_ptr()) };
+}
+
+/// `wake`.
+///
+/// # Safety
+/// Called by Xen (`vcpu_wake()`) with the unit's runqueue lock held, IRQs off.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_unit_wake(ops: *const scheduler, unit_ptr: *mut sched_unit) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    // SAFETY: Xen calls wake with the runqueue lock taken irqsave.
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours; Xen holds the unit's runqueue lock.
+    policy::wake(&unsafe { XenEnv::new(ops, irqs) }, u);
+}
+
+/// `sleep`.
+///
+/// # Safety
+/// Called by Xen (`vcpu_sleep_nosync()`) with the unit's runqueue lock
+/// held, IRQs off.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_unit_sleep(ops: *const scheduler, unit_ptr: *mut sched_unit) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    // SAFETY: Xen calls sleep with the runqueue lock taken irqsave.
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours; Xen holds the unit's runqueue lock.
+    policy::sleep(&unsafe { XenEnv::new(ops, irqs) }, u);
+}
+
+/// `pick_resource`.
+///
+/// # Safety
+/// Called by Xen with the unit's runqueue lock held, IRQs off.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_res_pick(
+    ops: *const scheduler,
+    unit_ptr: *const sched_unit,
+) -> *mut sched_resource {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    debug_assert!(
+        // SAFETY: a valid lock pointer of a live resource.
+        unsafe { bindings::_spin_is_locked(u.res().schedule_lock()) } != 0,
+        "spin_is_locked(get_sched_res(cpu)->schedule_lock)"
+    );
+    // SAFETY: the runqueue lock is held, hence IRQs are off.
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours; Xen holds the unit's runqueue lock.
+    let cpu = policy::pick_res(&unsafe { XenEnv::new(ops, irqs) }, u);
+    Resource::of(cpu).as_ptr()
+}
+
+/// `migrate`.
+///
+/// # Safety
+/// Called by Xen with the runqueue locks of the unit's pCPU and of
+/// `new_cpu` held, IRQs off.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_unit_migrate(
+    ops: *const scheduler,
+    unit_ptr: *mut sched_unit,
+    new_cpu: c_uint,
+) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    // SAFETY: Xen migrates with the runqueue locks held, IRQs off.
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours; Xen holds both runqueue locks.
+    policy::migrate(&unsafe { XenEnv::new(ops, irqs) }, u, new_cpu);
+}
+
+/// `null_unit_check()`: debug-build consistency of a unit and its data.
+#[cfg(xen_debug)]
+fn unit_check(u: Unit) {
+    // SAFETY: every unit Xen schedules on our pCPUs has our NullUnit.
+    let nvc = unsafe { NullUnit::of(u) };
+    assert!(nvc.unit == u, "BUG_ON(nvc->unit != unit)");
+    if u.domain().sched_priv().is_null() {
+        assert!(u.is_idle(), "BUG_ON(!is_idle_unit(unit))");
+    } else {
+        assert!(!u.is_idle(), "BUG_ON(is_idle_unit(unit))");
+    }
+    perfc::crank(XenStat::UnitCheck);
+}
+
+/// `do_schedule`: pick what runs next on this pCPU's resource.
+///
+/// # Safety
+/// Called by Xen's `schedule()` with the resource's runqueue lock held,
+/// IRQs off, `prev` the unit running so far.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_schedule(
+    ops: *const scheduler,
+    prev: *mut sched_unit,
+    _now: s_time_t,
+    tasklet_work_scheduled: bool,
+) {
+    // SAFETY: no precondition.
+    let cur_cpu = unsafe { bindings::rust_helper_smp_processor_id() };
+    #[cfg(xen_debug)]
+    {
+        // SAFETY: `current` is the running vCPU, whose unit is live.
+        let cur = unsafe { unit((*bindings::rust_helper_get_current()).sched_unit) };
+        unit_check(cur);
+    }
+    // SAFETY: Xen schedules with the runqueue lock held, IRQs off.
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours; Xen holds this resource's runqueue lock.
+    let next = policy::schedule(
+        &unsafe { XenEnv::new(ops, irqs) },
+        cur_cpu,
+        tasklet_work_scheduled,
+    );
+    let next = match next {
+        Next::Unit(u) => u,
+        Next::Idle => Resource::of(cur_cpu).idle_unit(),
+    };
+    #[cfg(xen_debug)]
+    unit_check(next);
+    // SAFETY: `prev` is live for the duration of do_schedule (contract).
+    unsafe { unit(prev) }.set_next(next);
+}

@@ -1,0 +1,69 @@
+//! Xen's heap (`xzalloc` / `xfree`) as an owning box that can fail.
+
+use core::ffi::c_void;
+use core::mem::{align_of, size_of};
+use core::ptr::NonNull;
+
+use crate::bindings;
+
+/// Allocation failed: the hooks turn this into `-ENOMEM` or `NULL` as their
+/// C contract says.
+#[derive(Debug)]
+pub struct AllocError;
+
+/// A `T` on Xen's heap, zero-initialised then written.
+///
+/// # Invariants
+/// `ptr` came from `_xzalloc(size_of::<T>(), align_of::<T>())` and holds an
+/// initialised `T` that this box owns.
+pub struct XBox<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> XBox<T> {
+    /// Allocate and move `value` in; `Err` when Xen's heap is exhausted.
+    pub fn try_new(value: T) -> Result<Self, AllocError> {
+        // SAFETY: `_xzalloc` may be called with any size and alignment from
+        // any context the scheduler's alloc hooks run in (IRQs enabled).
+        let p = unsafe { bindings::_xzalloc(size_of::<T>() as _, align_of::<T>() as _) };
+        let ptr = NonNull::new(p.cast::<T>()).ok_or(AllocError)?;
+        // SAFETY: fresh, suitably sized and aligned allocation.
+        unsafe { ptr.as_ptr().write(value) };
+        // INVARIANT: allocated by _xzalloc and initialised just above.
+        Ok(Self { ptr })
+    }
+
+    /// Give up ownership, for storing in a Xen `void *` slot.
+    pub fn into_raw(this: Self) -> NonNull<T> {
+        let p = this.ptr;
+        core::mem::forget(this);
+        p
+    }
+
+    /// Take ownership back.
+    ///
+    /// # Safety
+    /// `ptr` came from [`XBox::into_raw`] and nobody else owns it any more.
+    pub unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+        // INVARIANT: the caller hands back what into_raw produced.
+        Self { ptr }
+    }
+}
+
+impl<T> core::ops::Deref for XBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: owned and initialised (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> Drop for XBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: we own an initialised T allocated by _xzalloc (invariant).
+        unsafe {
+            self.ptr.as_ptr().drop_in_place();
+            bindings::xfree(self.ptr.as_ptr().cast::<c_void>());
+        }
+    }
+}

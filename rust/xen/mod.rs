@@ -1,0 +1,12 @@
+//! Safe wrappers over Xen: the only place (with [`crate::sched`]'s
+//! trampolines) that touches [`crate::bindings`].
+
+pub mod alloc;
+pub mod cpumask;
+pub mod irq;
+pub mod panic;
+pub mod perfc;
+pub mod printk;
+pub mod sched_if;
+pub mod spinlock;
+pub mod trace;

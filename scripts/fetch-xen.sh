@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fetch Debian 12's Xen source package (the version this project targets)
+# and unpack it, Debian patches applied, into $CACHE/src/xen-<version>.
+# Enables deb-src by deriving entries from the machine's own apt sources.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+XEN_DEB_VERSION="${XEN_DEB_VERSION:-4.17.5+72-g01140da4e8-1}"
+SRC="$CACHE/src/xen-$XEN_DEB_VERSION"
+
+if [ -f "$SRC/xen/common/sched/null.c" ]; then
+    echo "$SRC"
+    exit 0
+fi
+
+# deb-src: the same archives as the deb entries, never a host name of ours.
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+            > /etc/apt/sources.list.d/xen-null-rs-deb-src.sources
+    elif [ -f /etc/apt/sources.list ]; then
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list \
+            > /etc/apt/sources.list.d/xen-null-rs-deb-src.list
+    else
+        die "no apt sources to derive deb-src entries from"
+    fi
+    log "apt-get update (deb-src enabled)"
+    apt-get update -qq
+fi
+
+mkdir -p "$CACHE/src"
+dl=$(mktemp -d "$CACHE/src/dl.XXXXXX")
+trap 'rm -rf "$dl"' EXIT
+( cd "$dl" && apt-get source --download-only "xen=$XEN_DEB_VERSION" >/dev/null 2>&1 ) ||
+    die "apt-get source xen=$XEN_DEB_VERSION failed"
+log "unpacking xen $XEN_DEB_VERSION"
+( cd "$dl" && dpkg-source --no-check -x ./*.dsc unpacked >/dev/null )
+rm -rf "$SRC"
+mv "$dl/unpacked" "$SRC"
+echo "$SRC"

@@ -1,0 +1,206 @@
+"""Boot Xen with `sched=null` under QEMU and check the null scheduler's state.
+
+Environment:
+  XEN_IMAGE       the `xen` binary to boot (required; the tests skip without it)
+  XEN_FLAVOUR     `rust` or `c`: which null scheduler implementation it contains
+  XEN_NULL_CACHE  cache directory (default /var/cache/xen-null-rs): dom0
+                  kernel/initrd come from dom0/, serial logs go to logs/
+"""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+from qemu import XenQemu
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
+XEN_IMAGE = os.environ.get("XEN_IMAGE")
+FLAVOUR = os.environ.get("XEN_FLAVOUR")
+
+# Printed by the initrd's /init (scripts/make-dom0.sh).
+DOM0_MARKER = "XEN-NULL-RS: dom0 init reached"
+DOM0_NPROC = r"XEN-NULL-RS: nproc=(\d+) cpuinfo_processors=(\d+)"
+# Printed once by the Rust implementation right after the C banner.
+RUST_BANNER = "null: Rust implementation"
+
+# Generous: a TCG boot to the dom0 marker normally takes 11-30 s.
+BOOT_TIMEOUT = 300
+LOG_TAIL_LINES = 80
+
+# Core granularity needs SMT siblings Xen can see.  With the default AMD
+# qemu64 model Xen finds none (QEMU's TCG lacks topoext), so it reports
+# "core, 1 CPU per sched-resource"; with an Intel vendor string it reads the
+# threads from CPUID leaf 0xb.
+SMT_CPU = "qemu64,+svm,vendor=GenuineIntel"
+
+
+def parse_cpulist(text):
+    """Parse Xen's `%*pbl` cpu list ("", "2", "0,2", "0-1,3") into a set."""
+    cpus = set()
+    for part in filter(None, text.strip().split(",")):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def parse_null_dump(dump):
+    """Pick the null scheduler's parts out of an 'r' dump.
+
+    Returns a dict with:
+      scheduler   the "Scheduler: ..." name
+      granularity (mode, CPUs per sched-resource) for cpupool 0
+      cpus_free   set of free pCPUs (as null tracks them: resource masters)
+      domains     {domid: [(domid, unit_id, pcpu), ...]}, pcpu -1 = waiting
+      waitqueue   the text after "Waitqueue:" (empty when nothing waits)
+      pcpus       {cpu: (sibling set, unit "dNvM" or None)} for each
+                  sched-resource, from null's per-CPU lines
+    """
+    lines = [re.sub(r"^\(XEN\) ?", "", line) for line in dump.splitlines()]
+    info = {"scheduler": None, "granularity": None, "cpus_free": None,
+            "domains": {}, "waitqueue": None, "pcpus": {}}
+    domid = None
+    for line in lines:
+        if m := re.match(r"Scheduler: (.*)$", line):
+            info["scheduler"] = m[1]
+        elif m := re.match(r"Scheduling granularity: (\w+), (\d+) CPUs? ", line):
+            info["granularity"] = (m[1], int(m[2]))
+        elif m := re.match(r"\s*cpus_free = (.*)$", line):
+            info["cpus_free"] = parse_cpulist(m[1])
+        elif m := re.match(r"\s*Domain: (\d+)$", line):
+            domid = int(m[1])
+            info["domains"][domid] = []
+        elif m := re.match(r"\s*\d+: \[(\d+)\.(\d+)\] pcpu=(-?\d+)$", line):
+            info["domains"][domid].append((int(m[1]), int(m[2]), int(m[3])))
+        elif m := re.match(r"Waitqueue: ?(.*)$", line):
+            info["waitqueue"] = m[1].strip()
+        elif m := re.match(r"CPU\[(\d+)\] sibling=\{([^}]*)\}, core=\{[^}]*\}"
+                           r"(?:, unit=(d\d+v\d+))?$", line):
+            info["pcpus"][int(m[1])] = (parse_cpulist(m[2]), m[3])
+    return info
+
+
+def setUpModule():
+    if XEN_IMAGE:
+        # Idempotent and cached: only the first run downloads and builds.
+        subprocess.run([str(REPO / "scripts" / "make-dom0.sh")], check=True)
+
+
+@unittest.skipUnless(XEN_IMAGE, "XEN_IMAGE is not set: nothing to boot "
+                     "(point it at a built xen/xen)")
+class BootNullScheduler(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        if not Path(XEN_IMAGE).is_file():
+            raise FileNotFoundError(f"XEN_IMAGE={XEN_IMAGE}: no such file")
+        if FLAVOUR not in ("rust", "c"):
+            raise ValueError(f"XEN_FLAVOUR must be 'rust' or 'c', not {FLAVOUR!r}")
+
+    @contextlib.contextmanager
+    def boot(self, xen_cmdline, smp, **kwargs):
+        """Boot to the dom0 marker; on any failure dump the log tail."""
+        name = self.id().rsplit(".", 1)[-1]
+        log_path = CACHE / "logs" / f"{FLAVOUR}-{name}.log"
+        vm = XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
+                     CACHE / "dom0" / "initrd.gz", xen_cmdline=xen_cmdline,
+                     smp=smp, log_path=log_path, **kwargs)
+        try:
+            vm.wait_for(re.escape(DOM0_MARKER), BOOT_TIMEOUT)
+            print(f"\n  [{name}] dom0 init reached after "
+                  f"{time.monotonic() - vm.started:.1f} s", file=sys.stderr)
+            yield vm
+        except BaseException:
+            tail = vm.text.splitlines()[-LOG_TAIL_LINES:]
+            print(f"\n----- last {len(tail)} lines of {log_path} -----",
+                  *tail, "----- end of serial log -----",
+                  sep="\n", file=sys.stderr)
+            raise
+        finally:
+            vm.stop()
+
+    def assert_logged(self, needle, text, where="in the serial log"):
+        """assertIn without echoing the whole log into the failure message."""
+        if needle not in text:
+            self.fail(f"{needle!r} not found {where}")
+
+    def check_common_boot(self, vm, vcpus):
+        """Checks shared by every boot: scheduler choice, banner, dom0 CPUs."""
+        # Xen's own boot messages are all out once dom0 runs init.
+        text = vm.text
+        self.assert_logged("Using scheduler: null Scheduler (null)", text)
+        init = text.find("Initializing null scheduler\n")
+        self.assertNotEqual(init, -1, "null scheduler never initialized")
+        if FLAVOUR == "rust":
+            self.assert_logged(RUST_BANNER, text[init:],
+                               "after 'Initializing null scheduler'")
+        else:
+            self.assertFalse(RUST_BANNER in text,
+                             f"C build must not print {RUST_BANNER!r}")
+        nproc = vm.wait_for(DOM0_NPROC, 60)
+        self.assertEqual((int(nproc[1]), int(nproc[2])), (vcpus, vcpus),
+                         "dom0 does not see the expected number of vCPUs")
+
+    def check_null_dump(self, info, granularity):
+        """Checks on any null dump: it is null's, and dom0 is fully placed."""
+        self.assertEqual(info["scheduler"], "null Scheduler (null)")
+        self.assertEqual(info["granularity"], granularity)
+        self.assertIsNotNone(info["cpus_free"], "no 'cpus_free =' line")
+        self.assertEqual(list(info["domains"]), [0], "expected dom0 only")
+        self.assertEqual(info["waitqueue"], "", "units left in the waitqueue")
+        self.assertTrue(info["pcpus"], "no per-CPU 'CPU[NN] sibling=' lines")
+
+    def test_boot_sched_null(self):
+        with self.boot("sched=null dom0_max_vcpus=2", smp="4") as vm:
+            self.check_common_boot(vm, vcpus=2)
+            info = parse_null_dump(vm.dump_runq())
+            self.check_null_dump(info, ("cpu", 1))
+
+            units = info["domains"][0]
+            self.assertEqual([u[:2] for u in units], [(0, 0), (0, 1)])
+            placed = {pcpu for _, _, pcpu in units}
+            self.assertEqual(len(placed), 2, f"vCPUs share a pCPU: {units}")
+            self.assertTrue(placed <= {0, 1, 2, 3}, f"bad pCPU in {units}")
+            self.assertEqual(info["cpus_free"], {0, 1, 2, 3} - placed)
+
+            # One resource per pCPU; each dom0 vCPU owns the one it sits on.
+            self.assertEqual(set(info["pcpus"]), {0, 1, 2, 3})
+            for cpu, (siblings, unit) in info["pcpus"].items():
+                self.assertEqual(siblings, {cpu})
+                owner = [f"d0v{u}" for _, u, pcpu in units if pcpu == cpu]
+                self.assertEqual(unit, owner[0] if owner else None,
+                                 f"CPU[{cpu}] owner")
+
+    def test_boot_sched_null_gran_core(self):
+        with self.boot("sched=null sched-gran=core dom0_max_vcpus=2",
+                       smp="4,sockets=1,cores=2,threads=2", cpu=SMT_CPU) as vm:
+            self.check_common_boot(vm, vcpus=2)
+            self.assert_logged("Scheduling granularity: core, 2 CPUs per "
+                               "sched-resource", vm.text)
+            info = parse_null_dump(vm.dump_runq())
+            self.check_null_dump(info, ("core", 2))
+
+            # Two cores of two threads: two sched-resources, named (and
+            # printed) by their first CPU, 0 and 2.
+            self.assertEqual({cpu: sib for cpu, (sib, _) in info["pcpus"].items()},
+                             {0: {0, 1}, 2: {2, 3}})
+            # dom0's 2 vCPUs form a single unit, which takes one core ...
+            units = info["domains"][0]
+            self.assertEqual(len(units), 1, f"expected one unit: {units}")
+            _, unit_id, pcpu = units[0]
+            self.assertEqual(unit_id, 0)
+            self.assertIn(pcpu, (0, 2))
+            self.assertEqual(info["pcpus"][pcpu][1], "d0v0")
+            # ... and the other core is free and owns nothing.
+            (other,) = {0, 2} - {pcpu}
+            self.assertEqual(info["cpus_free"], {other})
+            self.assertIsNone(info["pcpus"][other][1])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
