@@ -171,6 +171,11 @@ impl<A: Adapter> List<A> {
     }
 }
 
+// SAFETY: a list is a pair of pointers to nodes whose validity the pusher
+// guaranteed; nothing in it is tied to one pCPU. It is shared only behind a
+// lock (see the module documentation).
+unsafe impl<A: Adapter> Send for List<A> {}
+
 impl<A: Adapter> Default for List<A> {
     fn default() -> Self {
         Self::new()
@@ -258,19 +263,26 @@ mod tests {
             unsafe { l.push_back(p) };
         }
         assert_eq!(vals(&l), [0, 1, 2, 3, 4]);
-        // SAFETY (all below): the nodes are valid and on this list or none.
-        unsafe { l.remove(ptrs[2]) };
+        let remove = |l: &mut List<NodeAdapter>, i: usize| {
+            // SAFETY: the nodes outlive the list and are on it or on none.
+            unsafe { l.remove(ptrs[i]) }
+        };
+        let push = |l: &mut List<NodeAdapter>, i: usize| {
+            // SAFETY: the node outlives the list and is on no list.
+            unsafe { l.push_back(ptrs[i]) }
+        };
+        remove(&mut l, 2);
         assert_eq!(vals(&l), [0, 1, 3, 4]);
-        unsafe { l.remove(ptrs[0]) };
-        unsafe { l.remove(ptrs[4]) };
+        remove(&mut l, 0);
+        remove(&mut l, 4);
         assert_eq!(vals(&l), [1, 3]);
-        unsafe { l.remove(ptrs[4]) }; // not linked: no-op
+        remove(&mut l, 4); // not linked: no-op
         assert!(!nodes_linked(&ptrs, 4));
-        unsafe { l.push_back(ptrs[0]) };
+        push(&mut l, 0);
         assert_eq!(vals(&l), [1, 3, 0]);
-        unsafe { l.remove(ptrs[1]) };
-        unsafe { l.remove(ptrs[3]) };
-        unsafe { l.remove(ptrs[0]) };
+        remove(&mut l, 1);
+        remove(&mut l, 3);
+        remove(&mut l, 0);
         assert!(l.is_empty());
         assert!((0..5).all(|i| !nodes_linked(&ptrs, i)));
         drop(nodes);
@@ -281,8 +293,3 @@ mod tests {
         unsafe { ptrs[i].as_ref() }.links.is_linked()
     }
 }
-
-// SAFETY: a list is a pair of pointers to nodes whose validity the pusher
-// guaranteed; nothing in it is tied to one pCPU. It is shared only behind a
-// lock (see the module documentation).
-unsafe impl<A: Adapter> Send for List<A> {}

@@ -3,6 +3,7 @@
 Environment:
   XEN_IMAGE       the `xen` binary to boot (required; the tests skip without it)
   XEN_FLAVOUR     `rust` or `c`: which null scheduler implementation it contains
+  XEN_LOG_TAG     names the serial logs (default: XEN_FLAVOUR)
   XEN_NULL_CACHE  cache directory (default /var/cache/xen-null-rs): dom0
                   kernel/initrd come from dom0/, serial logs go to logs/
 """
@@ -106,7 +107,8 @@ class BootNullScheduler(unittest.TestCase):
     def boot(self, xen_cmdline, smp, **kwargs):
         """Boot to the dom0 marker; on any failure dump the log tail."""
         name = self.id().rsplit(".", 1)[-1]
-        log_path = CACHE / "logs" / f"{FLAVOUR}-{name}.log"
+        tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
+        log_path = CACHE / "logs" / f"{tag}-{name}.log"
         vm = XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
                      CACHE / "dom0" / "initrd.gz", xen_cmdline=xen_cmdline,
                      smp=smp, log_path=log_path, **kwargs)
