@@ -84,13 +84,21 @@ impl WaitqTrait for Waitq {
     }
 }
 
-/// A runqueue lock taken with `pcpu_schedule_trylock()`; unlocks on drop.
-pub struct TryLocked(*mut bindings::spinlock_t);
+/// A runqueue lock for `null_schedule()`'s hand-off: taken with
+/// `pcpu_schedule_trylock()` (unlocked on drop), or the caller's own lock.
+pub enum TryLocked {
+    /// We took this lock and release it on drop.
+    Taken(*mut bindings::spinlock_t),
+    /// The unit's lock is the one the caller already holds.
+    AlreadyHeld,
+}
 
 impl Drop for TryLocked {
     fn drop(&mut self) {
-        // SAFETY: we hold this lock (trylock succeeded).
-        unsafe { bindings::rust_helper_spin_unlock(self.0) };
+        if let TryLocked::Taken(lock) = *self {
+            // SAFETY: we hold this lock (trylock succeeded).
+            unsafe { bindings::rust_helper_spin_unlock(lock) };
+        }
     }
 }
 
@@ -212,18 +220,16 @@ impl Env for XenEnv<'_> {
     }
 
     fn trylock_master(&self, unit: Unit, sched_cpu: u32) -> Option<TryLocked> {
+        // null.c asserts the unit's lock is not ours; it can be (a unit
+        // woken on its free pCPU outside its soft affinity waits, and only
+        // that pCPU may be free): then we already hold what vcpu_wake()
+        // would hold, and a trylock could only fail, forever.
+        if unit.res().schedule_lock() == Resource::of(sched_cpu).schedule_lock() {
+            return Some(TryLocked::AlreadyHeld);
+        }
         // SAFETY: `unit.master()` is a valid pCPU with a resource.
         let lock = unsafe { bindings::rust_helper_pcpu_schedule_trylock(unit.master()) };
-        if lock.is_null() {
-            return None;
-        }
-        // The unit's lock cannot be ours: were it, this free pCPU would
-        // have been given the unit directly by vcpu_wake().
-        debug_assert!(
-            lock != Resource::of(sched_cpu).schedule_lock(),
-            "lock != get_sched_res(sched_cpu)->schedule_lock"
-        );
-        Some(TryLocked(lock))
+        (!lock.is_null()).then_some(TryLocked::Taken(lock))
     }
 
     fn raise_softirq(&self, cpu: u32) {

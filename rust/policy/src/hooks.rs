@@ -159,8 +159,13 @@ pub trait Env {
     fn is_queued(&self, unit: Self::Unit) -> bool;
     /// Run `f` with the waitqueue lock held.
     fn with_waitq<R>(&self, f: impl FnOnce(&Self::Waitq) -> R) -> R;
-    /// `pcpu_schedule_trylock(sched_unit_master(unit))`; the caller holds
-    /// the runqueue lock of `sched_cpu`, which must be a different lock.
+    /// Lock the runqueue of the unit's master pCPU for `null_schedule()`,
+    /// which holds the runqueue lock of `sched_cpu`: `None` if
+    /// `pcpu_schedule_trylock()` fails. If the unit's lock *is* the one held
+    /// (the unit waits with its master on `sched_cpu` itself), the guard
+    /// just records that: null.c asserts this cannot happen, but it does
+    /// when a unit wakes on its free pCPU outside its soft affinity (see
+    /// `tests/props.rs`), and trylocking a held lock would fail forever.
     fn trylock_master(&self, unit: Self::Unit, sched_cpu: u32) -> Option<Self::RunqGuard>;
 
     /// `cpu_raise_softirq(cpu, SCHEDULE_SOFTIRQ)`.

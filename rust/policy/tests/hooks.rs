@@ -170,3 +170,23 @@ fn migrate_to_free_pcpu_hands_old_one_over() {
     assert!(m.free.test(0));
     m.check_invariants(&[a, w]).unwrap();
 }
+
+/// Found by tests/props.rs. A unit wakes on its free old pCPU, which is in
+/// its hard but not its soft affinity, with no soft-affine pCPU free: wake
+/// queues it and tickles only that pCPU. null.c's null_schedule() there then
+/// trylocks the unit's runqueue lock, which it already holds: an ASSERT in
+/// debug builds, an endless self-tickle otherwise. Ours takes the unit.
+#[test]
+fn waiter_whose_lock_is_ours_is_taken_not_trylocked() {
+    let mut m = Model::new(4);
+    let other = m.add_unit(mask_of([2]), mask_of([2]), 2);
+    insert(&m, other);
+    let u = m.add_unit(mask_of([1, 2]), mask_of([2, 3]), 1);
+    // Inserted while offline, it points at cpu 1 and holds nothing; now up.
+    hooks::wake(&m, u);
+    assert_eq!(m.waiting(), [u]);
+    assert_eq!(*m.tickled.borrow(), [1], "only cpu 1 is free and allowed");
+    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(u));
+    assert_eq!(m.slots[1].get(), Some(u));
+    assert!(m.waiting().is_empty());
+}
