@@ -35,15 +35,21 @@ fi
 ln -sfn "$REPO" "$dir/xen/common/sched/null-rust"
 
 cfg="$dir/xen/.config"
-make -s -C "$dir/xen" defconfig >/dev/null
-cat "$REPO/Kconfig.fragment" >> "$cfg"
-if [ "$flavour" = c ]; then
-    printf '# CONFIG_SCHED_NULL_RUST is not set\nCONFIG_SCHED_NULL_C=y\n' >> "$cfg"
+cfg_id=$(printf '%s %s\n' "$flavour" "$config" | cat - "$REPO/Kconfig.fragment" | sha256sum | cut -c1-16)
+# Reconfigure only when the wanted configuration changed: a rewritten
+# .config makes Xen rebuild everything.
+if [ ! -f "$cfg" ] || [ "$(cat "$dir/.xen-null-rs-config" 2>/dev/null)" != "$cfg_id" ]; then
+    make -s -C "$dir/xen" defconfig >/dev/null
+    cat "$REPO/Kconfig.fragment" >> "$cfg"
+    if [ "$flavour" = c ]; then
+        printf '# CONFIG_SCHED_NULL_RUST is not set\nCONFIG_SCHED_NULL_C=y\n' >> "$cfg"
+    fi
+    if [ "$config" = debug ]; then
+        echo 'CONFIG_DEBUG=y' >> "$cfg"
+    fi
+    make -s -C "$dir/xen" olddefconfig >/dev/null
+    echo "$cfg_id" > "$dir/.xen-null-rs-config"
 fi
-if [ "$config" = debug ]; then
-    echo 'CONFIG_DEBUG=y' >> "$cfg"
-fi
-make -s -C "$dir/xen" olddefconfig >/dev/null
 
 want() { grep -qx "$1" "$cfg" || die "$cfg lacks $1 after olddefconfig"; }
 want CONFIG_SCHED_NULL=y

@@ -25,7 +25,7 @@ if ! command -v rustup >/dev/null; then
     curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain stable >/dev/null
 fi
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >/dev/null
-for c in rust-src clippy rustfmt; do
+for c in rust-src clippy rustfmt miri; do
     rustup component list --toolchain nightly --installed | grep -q "^$c" ||
         rustup component add --toolchain nightly "$c" >/dev/null
 done

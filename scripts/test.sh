@@ -40,6 +40,7 @@ step() {
 step "host: cargo fmt --check" cargo fmt --all --check
 step "host: cargo clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "host: cargo test" cargo test --workspace
+step "host: miri (intrusive list, unsafe code)" cargo +nightly miri test -p xen-null-sched --lib
 
 declare -A built
 for flavour in rust c; do

@@ -91,6 +91,20 @@ class RustLink(unittest.TestCase):
                              f"{member} (+{off:#x}) is {ptr:#x}, not {name}")
 
 
+    def test_panic_ends_in_xen_panic_without_unwinding(self):
+        xen = tree("RUST_TREE")
+        obj = os.path.join(xen, "common/sched/null-rust.o")
+        undefined = subprocess.run(["nm", "-u", obj], check=True,
+                                   capture_output=True, text=True).stdout.split()
+        self.assertIn("panic", undefined, "the panic handler does not call Xen's panic()")
+        for sym in ("_Unwind_Resume", "rust_eh_personality", "__rust_start_panic"):
+            self.assertNotIn(sym, undefined, f"unwinding machinery referenced: {sym}")
+        with open(os.path.join(xen, "xen-syms"), "rb") as f:
+            image = f.read()
+        # The handler's format: message, then file and line.
+        self.assertIn(b"Rust null scheduler: '%.*s' at %.*s:%u\n", image)
+
+
 class CLink(unittest.TestCase):
     def test_c_hooks_linked_and_rust_not(self):
         xen = tree("C_TREE")
