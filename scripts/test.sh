@@ -40,6 +40,8 @@ step() {
 step "host: cargo fmt --check" cargo fmt --all --check
 step "host: cargo clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "host: cargo test" cargo test --workspace
+step "host: exhaustive state search, 3 pCPUs x 4 units (release)" \
+    env NULL_EXHAUSTIVE_UNITS=4 cargo test --release -p null-policy --test exhaustive -- --nocapture
 step "host: miri (intrusive list, unsafe code)" cargo +nightly miri test -p xen-null-sched --lib
 
 declare -A built

@@ -215,6 +215,31 @@ impl Model {
     }
 }
 
+impl Clone for Model {
+    fn clone(&self) -> Self {
+        let free = AtomicMask::new();
+        for c in 0..self.nr_cpus {
+            if self.free.test(c) {
+                free.set(c);
+            }
+        }
+        Model {
+            nr_cpus: self.nr_cpus,
+            pool: self.pool,
+            units: self.units.clone(),
+            slots: self.slots.clone(),
+            free,
+            waitq: ModelWaitq(RefCell::new(self.waitq.0.borrow().clone())),
+            curr: self.curr.clone(),
+            contended: self.contended.clone(),
+            tickled: self.tickled.clone(),
+            events: self.events.clone(),
+            stats: self.stats.clone(),
+            random: self.random.clone(),
+        }
+    }
+}
+
 impl Env for Model {
     type Unit = usize;
     type Mask = Mask;
