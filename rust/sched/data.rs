@@ -53,6 +53,10 @@ pub struct NullPrivate {
     /// pCPUs without a unit (`prv->cpus_free`); each bit is changed with its
     /// pCPU's runqueue lock held, atomically, and read racily.
     pub cpus_free: AtomicMask<MASK_WORDS>,
+    /// The pCPUs (resource masters) of this scheduler: set in
+    /// `switch_sched`, cleared in `deinit_pdata`. Read by the debug-build
+    /// invariant checks (`check.rs`).
+    pub cpus: AtomicMask<MASK_WORDS>,
 }
 
 impl NullPrivate {
@@ -62,6 +66,7 @@ impl NullPrivate {
             domains: SpinLock::new(RefCell::new(List::new())),
             waitq: SpinLock::new(Waitq(RefCell::new(List::new()))),
             cpus_free: AtomicMask::new(),
+            cpus: AtomicMask::new(),
         }
     }
 

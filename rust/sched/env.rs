@@ -43,6 +43,11 @@ impl<'a> XenEnv<'a> {
         }
     }
 
+    /// The scheduler's private data.
+    pub fn prv(&self) -> &NullPrivate {
+        self.prv
+    }
+
     fn pcpu(&self, cpu: u32) -> &NullPcpu {
         // SAFETY: pCPUs given to the policy belong to this scheduler
         // (type invariant).

@@ -10,6 +10,7 @@ use core::ptr::{self, NonNull};
 use null_policy::hooks::{self as policy, Insert, Next, Stat};
 
 use crate::bindings::{self, gcc, s_time_t, sched_resource, sched_unit, scheduler, spinlock_t};
+use crate::sched::check;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::sched::env::XenEnv;
 use crate::xen::alloc::XBox;
@@ -106,6 +107,7 @@ pub unsafe extern "C" fn null_rs_deinit_pdata(
     let prv = unsafe { NullPrivate::of(ops) };
     debug_assert!(!pcpu.is_null(), "npc");
     prv.cpus_free.clear(cpu as u32);
+    prv.cpus.clear(cpu as u32);
     // SAFETY: `pcpu` is our NullPcpu for `cpu` (contract).
     unsafe { &*pcpu.cast::<NullPcpu>() }.set(None);
 }
@@ -141,6 +143,7 @@ pub unsafe extern "C" fn null_rs_switch_sched(
 
     // init_pdata(): the pCPU is free, with no unit.
     prv.cpus_free.set(cpu);
+    prv.cpus.set(cpu);
     // SAFETY: `pdata` is our NullPcpu for `cpu` (contract).
     unsafe { &*pdata.cast::<NullPcpu>() }.set(None);
 
@@ -266,6 +269,7 @@ pub unsafe extern "C" fn null_rs_unit_insert(ops: *const scheduler, unit_ptr: *m
             Insert::Assigned | Insert::Queued => break,
         }
     }
+    check::after_hook(&env, &[u.master()]);
     // SAFETY: we hold `lock`, taken with interrupts off by the _irq lock.
     unsafe { bindings::rust_helper_spin_unlock_irq(lock) };
     perfc::crank(XenStat::Policy(Stat::UnitInsert));
@@ -288,6 +292,7 @@ pub unsafe extern "C" fn null_rs_unit_remove(ops: *const scheduler, unit_ptr: *m
         // SAFETY: ours; the unit's runqueue lock is held.
         let env = unsafe { XenEnv::new(ops, irqs) };
         policy::remove(&env, u);
+        check::after_hook(&env, &[u.master()]);
     }
     // SAFETY: we hold `lock`, taken for this unit with _irq.
     unsafe { bindings::rust_helper_unit_schedule_unlock_irq(lock, u.as_ptr()) };
@@ -305,7 +310,9 @@ pub unsafe extern "C" fn null_rs_unit_wake(ops: *const scheduler, unit_ptr: *mut
     // SAFETY: Xen calls wake with the runqueue lock taken irqsave.
     let irqs = unsafe { IrqsOff::assume() };
     // SAFETY: ours; Xen holds the unit's runqueue lock.
-    policy::wake(&unsafe { XenEnv::new(ops, irqs) }, u);
+    let env = unsafe { XenEnv::new(ops, irqs) };
+    policy::wake(&env, u);
+    check::after_hook(&env, &[u.master()]);
 }
 
 /// `sleep`.
@@ -321,7 +328,9 @@ pub unsafe extern "C" fn null_rs_unit_sleep(ops: *const scheduler, unit_ptr: *mu
     // SAFETY: Xen calls sleep with the runqueue lock taken irqsave.
     let irqs = unsafe { IrqsOff::assume() };
     // SAFETY: ours; Xen holds the unit's runqueue lock.
-    policy::sleep(&unsafe { XenEnv::new(ops, irqs) }, u);
+    let env = unsafe { XenEnv::new(ops, irqs) };
+    policy::sleep(&env, u);
+    check::after_hook(&env, &[u.master()]);
 }
 
 /// `pick_resource`.
@@ -364,8 +373,11 @@ pub unsafe extern "C" fn null_rs_unit_migrate(
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
     // SAFETY: Xen migrates with the runqueue locks held, IRQs off.
     let irqs = unsafe { IrqsOff::assume() };
+    let from = u.master();
     // SAFETY: ours; Xen holds both runqueue locks.
-    policy::migrate(&unsafe { XenEnv::new(ops, irqs) }, u, new_cpu);
+    let env = unsafe { XenEnv::new(ops, irqs) };
+    policy::migrate(&env, u, new_cpu);
+    check::after_hook(&env, &[from, new_cpu]);
 }
 
 /// `null_unit_check()`: debug-build consistency of a unit and its data.
