@@ -25,10 +25,17 @@ null_rust_cflags = $(filter-out -MMD -MP -MF $(depfile),$(c_flags))
 
 # A staticlib alone, so that fat LTO folds core and our crates into one
 # object and drops all they do not use (with an rlib too, rustc skips LTO).
-# Cargo decides itself whether anything changed; the object is only
+# .null-rust.env records what cargo was given, so that tools (clippy over
+# the hypervisor-only code, scripts/clippy-xen.sh) can run against the same
+# configured tree. Cargo decides itself whether anything changed; the object is only
 # replaced when its contents differ, so Xen relinks only when needed.
 $(obj)/null-rust.o: $(NULL_RUST_SRC)/kbuild/null-rust.lds FORCE
 	@echo "  CARGO   $@"
+	$(Q)printf '%s\n' "XEN_OBJTREE='$(abs_objtree)'" "XEN_SRCTREE='$(abs_srctree)'" \
+	    "XEN_CC='$(CC)'" "XEN_CFLAGS='$(null_rust_cflags)'" \
+	    "RUSTFLAGS='$(NULL_RUST_RUSTFLAGS)'" "NULL_RUST_TRIPLE='$(NULL_RUST_TRIPLE)'" \
+	    "NULL_RUST_TOOLCHAIN='$(NULL_RUST_TOOLCHAIN)'" \
+	    "NULL_RUST_CARGO_FLAGS='$(NULL_RUST_CARGO_FLAGS)'" > $(@D)/.null-rust.env
 	$(Q)env -u CFLAGS -u CC -u LDFLAGS -u MAKEFLAGS -u MFLAGS \
 	    XEN_OBJTREE=$(abs_objtree) XEN_SRCTREE=$(abs_srctree) \
 	    XEN_CC="$(CC)" XEN_CFLAGS="$(null_rust_cflags)" \

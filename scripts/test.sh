@@ -75,6 +75,12 @@ audit_build() {
 step "binary audit: rust-default" audit_build rust-default
 step "binary audit: rust-debug" audit_build rust-debug
 
+clippy_xen() {
+    need_build "$1" && "$REPO/scripts/clippy-xen.sh" "$(tree "$1")"
+}
+step "clippy -D warnings, hypervisor code: rust-default" clippy_xen rust-default
+step "clippy -D warnings, hypervisor code: rust-debug" clippy_xen rust-debug
+
 link_tests() {
     need_build rust-default && need_build c-default &&
         RUST_TREE=$(tree rust-default) C_TREE=$(tree c-default) python3 -m unittest tests/audit/test_link.py

@@ -10,7 +10,9 @@
 //! legitimately see a unit outside its new affinity; the host tests check
 //! that rule.
 
+#[cfg(xen_debug)]
 use null_policy::hooks::{Env, Waitq as _};
+#[cfg(xen_debug)]
 use null_policy::mask::Bits;
 
 use crate::sched::env::XenEnv;

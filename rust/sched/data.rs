@@ -87,6 +87,12 @@ impl NullPrivate {
     }
 }
 
+impl Default for NullPrivate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The waitqueue, with its lock held.
 pub struct Waitq(pub RefCell<List<UnitAdapter>>);
 
@@ -95,6 +101,12 @@ pub struct NullPcpu {
     /// The unit assigned to this pCPU, or null; changed under the pCPU's
     /// runqueue lock.
     pub unit: AtomicPtr<bindings::sched_unit>,
+}
+
+impl Default for NullPcpu {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl NullPcpu {

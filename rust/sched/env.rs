@@ -35,12 +35,9 @@ impl<'a> XenEnv<'a> {
         // SAFETY: reading a plain global set at boot.
         let nr = unsafe { bindings::nr_cpu_ids };
         // SAFETY: `ops` is ours and initialised (caller's contract).
+        let prv = unsafe { NullPrivate::of(ops) };
         // INVARIANT: the lock requirements are the caller's.
-        Self {
-            prv: unsafe { NullPrivate::of(ops) },
-            nr,
-            irqs,
-        }
+        Self { prv, nr, irqs }
     }
 
     /// The scheduler's private data.
