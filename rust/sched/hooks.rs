@@ -33,6 +33,23 @@ unsafe fn unit(p: *const sched_unit) -> Unit {
     unsafe { Unit::from_raw(p) }.expect("Xen passed a NULL unit")
 }
 
+/// The preamble of the hooks Xen calls with the unit's runqueue lock held
+/// and interrupts off (wake, sleep, pick_resource, migrate): a live,
+/// non-idle unit and the environment for the policy.
+///
+/// # Safety
+/// `ops` is one of our initialised schedulers; `p` a live unit of it whose
+/// runqueue lock the caller holds with interrupts off.
+unsafe fn locked_unit<'a>(ops: *const scheduler, p: *const sched_unit) -> (XenEnv<'a>, Unit) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(p) };
+    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    // SAFETY: the runqueue lock is held with interrupts off (contract).
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours, and the unit's runqueue lock is held (contract).
+    (unsafe { XenEnv::new(ops, irqs) }, u)
+}
+
 /// `init`: allocate the private data.
 ///
 /// # Safety
@@ -304,13 +321,8 @@ pub unsafe extern "C" fn null_rs_unit_remove(ops: *const scheduler, unit_ptr: *m
 /// Called by Xen (`vcpu_wake()`) with the unit's runqueue lock held, IRQs off.
 #[no_mangle]
 pub unsafe extern "C" fn null_rs_unit_wake(ops: *const scheduler, unit_ptr: *mut sched_unit) {
-    // SAFETY: live unit (contract).
-    let u = unsafe { unit(unit_ptr) };
-    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
-    // SAFETY: Xen calls wake with the runqueue lock taken irqsave.
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours; Xen holds the unit's runqueue lock.
-    let env = unsafe { XenEnv::new(ops, irqs) };
+    // SAFETY: Xen calls wake with the unit's runqueue lock taken irqsave.
+    let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
     policy::wake(&env, u);
     check::after_hook(&env, &[u.master()]);
 }
@@ -322,13 +334,8 @@ pub unsafe extern "C" fn null_rs_unit_wake(ops: *const scheduler, unit_ptr: *mut
 /// held, IRQs off.
 #[no_mangle]
 pub unsafe extern "C" fn null_rs_unit_sleep(ops: *const scheduler, unit_ptr: *mut sched_unit) {
-    // SAFETY: live unit (contract).
-    let u = unsafe { unit(unit_ptr) };
-    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
-    // SAFETY: Xen calls sleep with the runqueue lock taken irqsave.
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours; Xen holds the unit's runqueue lock.
-    let env = unsafe { XenEnv::new(ops, irqs) };
+    // SAFETY: Xen calls sleep with the unit's runqueue lock taken irqsave.
+    let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
     policy::sleep(&env, u);
     check::after_hook(&env, &[u.master()]);
 }
@@ -342,19 +349,14 @@ pub unsafe extern "C" fn null_rs_res_pick(
     ops: *const scheduler,
     unit_ptr: *const sched_unit,
 ) -> *mut sched_resource {
-    // SAFETY: live unit (contract).
-    let u = unsafe { unit(unit_ptr) };
-    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
+    // SAFETY: Xen picks with the unit's runqueue lock held, IRQs off.
+    let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
     debug_assert!(
         // SAFETY: a valid lock pointer of a live resource.
         unsafe { bindings::_spin_is_locked(u.res().schedule_lock()) } != 0,
         "spin_is_locked(get_sched_res(cpu)->schedule_lock)"
     );
-    // SAFETY: the runqueue lock is held, hence IRQs are off.
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours; Xen holds the unit's runqueue lock.
-    let cpu = policy::pick_res(&unsafe { XenEnv::new(ops, irqs) }, u);
-    Resource::of(cpu).as_ptr()
+    Resource::of(policy::pick_res(&env, u)).as_ptr()
 }
 
 /// `migrate`.
@@ -368,14 +370,10 @@ pub unsafe extern "C" fn null_rs_unit_migrate(
     unit_ptr: *mut sched_unit,
     new_cpu: c_uint,
 ) {
-    // SAFETY: live unit (contract).
-    let u = unsafe { unit(unit_ptr) };
-    debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
-    // SAFETY: Xen migrates with the runqueue locks held, IRQs off.
-    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: Xen migrates with the runqueue locks of the unit's pCPU and
+    // of new_cpu held, IRQs off.
+    let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
     let from = u.master();
-    // SAFETY: ours; Xen holds both runqueue locks.
-    let env = unsafe { XenEnv::new(ops, irqs) };
     policy::migrate(&env, u, new_cpu);
     check::after_hook(&env, &[from, new_cpu]);
 }
