@@ -201,7 +201,15 @@ impl Model {
     /// Work conservation: no waiting unit may run on a free pCPU of the
     /// pool (checked at points where no wake-up is pending).
     pub fn check_work_conserving(&self) -> Result<(), std::string::String> {
-        for w in self.waiting() {
+        self.check_work_conserving_except(&[])
+    }
+
+    /// [`Model::check_work_conserving`], not counting the units in `exempt`.
+    pub fn check_work_conserving_except(
+        &self,
+        exempt: &[usize],
+    ) -> Result<(), std::string::String> {
+        for w in self.waiting().into_iter().filter(|w| !exempt.contains(w)) {
             for c in 0..self.nr_cpus {
                 if self.slots[c as usize].get().is_none()
                     && self.pool.test(c)

@@ -112,7 +112,7 @@ fn explore(spec: &[(Vec<u32>, Vec<u32>, u32)]) -> (usize, usize) {
             let fail = |what: String| -> ! {
                 panic!("{what}\n  units {spec:?}\n  path {path:?} then {op:?}");
             };
-            if let Err(e) = check(&m2, &k2) {
+            if let Err(e) = check(&m2, &k2, &[]) {
                 fail(e);
             }
             let slots: Vec<Option<usize>> = m2.slots.iter().map(|c| c.get()).collect();

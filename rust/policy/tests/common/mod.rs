@@ -6,7 +6,8 @@
 pub mod oracle;
 
 use null_policy::hooks::{self, Insert};
-use null_policy::model::Model;
+use null_policy::mask::Bits;
+use null_policy::model::{mask_of, Mask, Model};
 
 /// One thing that can happen to the scheduler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,6 +24,14 @@ pub enum Op {
     Migrate(usize),
     /// `do_schedule` on a pCPU.
     Schedule(u32),
+    /// `xl vcpu-pin`: new hard affinity {a, b}, soft {a} (mod nr_cpus);
+    /// Xen migrates the unit if its pCPU left its hard affinity.
+    SetAffinity(usize, u32, u32),
+    /// `xl cpupool-cpu-remove`: units on the pCPU are migrated away
+    /// (`cpu_disable_scheduler`), then `deinit_pdata`.
+    RemoveCpu(u32),
+    /// `xl cpupool-cpu-add`: `switch_sched`, then the pCPU schedules.
+    AddCpu(u32),
 }
 
 /// The units the scheduler currently knows.
@@ -32,12 +41,32 @@ pub struct Known(pub Vec<usize>);
 /// Whether Xen could issue `op` now.
 pub fn enabled(m: &Model, known: &Known, op: Op) -> bool {
     match op {
-        Op::Insert(u) => !known.0.contains(&u),
+        // Xen never places a unit with no pCPU of its pool in its affinity.
+        Op::Insert(u) => {
+            !known.0.contains(&u)
+                && (0..m.nr_cpus).any(|c| m.pool.test(c) && m.units[u].hard.test(c))
+        }
         Op::Remove(u) => known.0.contains(&u),
         Op::Offline(u) => m.units[u].online,
         Op::Online(u) => !m.units[u].online,
         Op::Migrate(u) => known.0.contains(&u) && m.units[u].online,
-        Op::Schedule(_) => true,
+        Op::Schedule(c) => m.pool.test(c),
+        Op::SetAffinity(u, a, b) => {
+            // The pool must keep a pCPU the unit may run on.
+            let nr = m.nr_cpus;
+            m.pool.test(a % nr) || m.pool.test(b % nr) || !known.0.contains(&u)
+        }
+        Op::RemoveCpu(c) => {
+            // Xen keeps a pool's last pCPU, and every known unit needs a
+            // pCPU of its hard affinity in the pool.
+            let left = |u: usize| {
+                (0..m.nr_cpus).any(|x| x != c && m.pool.test(x) && m.units[u].hard.test(x))
+            };
+            m.pool.test(c)
+                && (0..m.nr_cpus).any(|x| x != c && m.pool.test(x))
+                && known.0.iter().all(|&u| left(u))
+        }
+        Op::AddCpu(c) => !m.pool.test(c),
     }
 }
 
@@ -85,8 +114,52 @@ pub fn apply(m: &mut Model, known: &mut Known, op: Op) {
         Op::Schedule(cpu) => {
             hooks::schedule(m, cpu, false);
         }
+        Op::SetAffinity(u, a, b) => {
+            let nr = m.nr_cpus;
+            let (hard, soft) = (mask_of([a % nr, b % nr]), mask_of([a % nr]));
+            let st = &mut m.units[u];
+            st.hard = hard;
+            st.soft = soft;
+            st.soft_effective = hard != soft;
+            if known.0.contains(&u) && m.units[u].online && !hard.test(m.units[u].master.get()) {
+                let to = hooks::pick_res(m, u);
+                hooks::migrate(m, u, to);
+            }
+        }
+        Op::RemoveCpu(c) => {
+            bits_clear(&mut m.pool, c);
+            // Xen walks the pool's domains and their units; here: by index.
+            for u in (0..m.units.len()).filter(|u| known.0.contains(u)) {
+                if m.units[u].master.get() == c {
+                    let to = hooks::pick_res(m, u);
+                    hooks::migrate(m, u, to);
+                }
+            }
+            // deinit_pdata
+            m.free.clear(c);
+            assert_eq!(
+                m.slots[c as usize].get(),
+                None,
+                "a unit left on removed cpu {c}"
+            );
+        }
+        Op::AddCpu(c) => {
+            bits_set(&mut m.pool, c);
+            // switch_sched: free, with no unit; then it schedules.
+            m.free.set(c);
+            m.slots[c as usize].set(None);
+            m.tickled.borrow_mut().push(c);
+        }
     }
     serve_softirqs(m);
+}
+
+fn bits_set(mask: &mut Mask, c: u32) {
+    mask[(c / 64) as usize] |= 1 << (c % 64);
+}
+
+fn bits_clear(mask: &mut Mask, c: u32) {
+    mask[(c / 64) as usize] &= !(1 << (c % 64));
 }
 
 /// Serve raised SCHEDULE softirqs, newest first: each runs `schedule`.
@@ -99,12 +172,13 @@ pub fn serve_softirqs(m: &Model) {
     panic!("softirqs keep being raised");
 }
 
-/// Every check that must hold between hooks.
-pub fn check(m: &Model, known: &Known) -> Result<(), String> {
+/// Every check that must hold between hooks. `exempt`: waiting units
+/// whose affinity grew while they waited; null.c has no `adjust_affinity`
+/// hook and only looks at them again when a pCPU frees up.
+pub fn check(m: &Model, known: &Known, exempt: &[usize]) -> Result<(), String> {
     m.check_invariants(&known.0)?;
-    m.check_work_conserving()?;
-    for c in 0..m.nr_cpus {
-        use null_policy::mask::Bits;
+    m.check_work_conserving_except(exempt)?;
+    for c in (0..m.nr_cpus).filter(|&c| m.pool.test(c)) {
         if m.free.test(c) != m.slots[c as usize].get().is_none() {
             return Err(format!("cpu {c}: free bit disagrees with its slot"));
         }

@@ -150,6 +150,29 @@ impl Oracle {
         }
     }
 
+    /// Move `u` to where `pick` says: off its pCPU (handing that over),
+    /// onto the new one if free and allowed, else into the waitqueue;
+    /// an offline unit goes nowhere.
+    fn migrate(&mut self, u: usize) {
+        let to = self.pick(u);
+        let from = self.master[u];
+        if to == from {
+            return;
+        }
+        if self.slot[from] == Some(u) {
+            self.deassign(u);
+        }
+        if !self.online[u] {
+            self.waitq.retain(|&x| x != u);
+        } else if self.slot[to].is_none() && self.may_run(u, to, Step::Hard) {
+            self.waitq.retain(|&x| x != u);
+            self.assign(u, to);
+        } else if !self.queued(u) {
+            self.waitq.push_back(u);
+        }
+        self.master[u] = to;
+    }
+
     fn schedule(&mut self, c: usize) {
         if self.slot[c].is_none() {
             self.hand_off(c);
@@ -208,21 +231,30 @@ impl Oracle {
                     self.wake(u);
                 }
             }
-            Op::Migrate(u) => {
-                let to = self.pick(u);
-                let from = self.master[u];
-                if to != from {
-                    if self.slot[from] == Some(u) {
-                        self.deassign(u);
-                    }
-                    if self.slot[to].is_none() && self.may_run(u, to, Step::Hard) {
-                        self.waitq.retain(|&x| x != u);
-                        self.assign(u, to);
-                    } else if !self.queued(u) {
-                        self.waitq.push_back(u);
-                    }
-                    self.master[u] = to;
+            Op::Migrate(u) => self.migrate(u),
+            Op::SetAffinity(u, a, b) => {
+                let (a, b) = (a as usize % self.nr, b as usize % self.nr);
+                self.hard[u] = (0..self.nr).map(|c| c == a || c == b).collect();
+                self.soft[u] = (0..self.nr).map(|c| c == a).collect();
+                self.soft_effective[u] = self.hard[u] != self.soft[u];
+                if self.known[u] && self.online[u] && !self.hard[u][self.master[u]] {
+                    self.migrate(u);
                 }
+            }
+            Op::RemoveCpu(c) => {
+                let c = c as usize;
+                self.pool[c] = false;
+                for u in 0..self.known.len() {
+                    if self.known[u] && self.master[u] == c {
+                        self.migrate(u);
+                    }
+                }
+                self.slot[c] = None;
+            }
+            Op::AddCpu(c) => {
+                self.pool[c as usize] = true;
+                self.slot[c as usize] = None;
+                self.tickled.push(c as usize);
             }
             Op::Schedule(c) => self.schedule(c as usize),
         }
