@@ -331,17 +331,8 @@ class Placement:
 
     def symbolizer(self):
         """addr -> 'symbol+0xoff' using our own code symbols."""
-        labels = sorted((s.addr, s.name) for s in self.symbols
-                        if s.kind in ("func", "label"))
-        addrs = [a for a, _ in labels]
-
-        def where(addr: int) -> str:
-            i = bisect.bisect_right(addrs, addr) - 1
-            if i < 0:
-                return "?"
-            a, name = labels[i]
-            return name if a == addr else f"{name}+{addr - a:#x}"
-        return where
+        return symbolizer_over((s.addr, s.name) for s in self.symbols
+                               if s.kind in ("func", "label"))
 
     def find_symbol(self, name: str) -> PlacedSymbol | None:
         return next((s for s in self.symbols if s.name == name), None)
@@ -582,19 +573,24 @@ def run_check_endbr(script: str, image_path: str) -> EndbrOutcome:
     return finish_check_endbr(script, start_check_endbr(script, image_path))
 
 
-def image_symbolizer(image: Elf):
-    """addr -> 'symbol+0xoff' over all function symbols of the image."""
-    funcs = sorted((s.value, s.name) for s in image.symbols
-                   if s.type == STT_FUNC and s.defined)
-    addrs = [a for a, _ in funcs]
+def symbolizer_over(pairs):
+    """addr -> 'symbol+0xoff' over (address, name) pairs."""
+    labels = sorted(pairs)
+    addrs = [a for a, _ in labels]
 
     def where(addr: int) -> str:
         i = bisect.bisect_right(addrs, addr) - 1
         if i < 0:
             return "?"
-        a, name = funcs[i]
+        a, name = labels[i]
         return name if a == addr else f"{name}+{addr - a:#x}"
     return where
+
+
+def image_symbolizer(image: Elf):
+    """addr -> 'symbol+0xoff' over all function symbols of the image."""
+    return symbolizer_over((s.value, s.name) for s in image.symbols
+                           if s.type == STT_FUNC and s.defined)
 
 
 def check_ibt(image: Elf, table: PlacedSymbol | None, table_name: str,
