@@ -48,7 +48,7 @@ fn setup() -> impl Strategy<Value = Setup> {
     })
 }
 
-/// Cases per run: `PROPTEST_CASES` overrides (CI runs the default).
+/// Cases per run, in CI too (an explicit count wins over `PROPTEST_CASES`).
 const CASES: u32 = 3000;
 
 proptest! {
