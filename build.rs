@@ -28,7 +28,6 @@ use std::process::Command;
 const CONFIG_CFGS: &[(&str, &str)] = &[
     ("xen_debug", "CONFIG_DEBUG"),
     ("xen_perf_counters", "CONFIG_PERF_COUNTERS"),
-    ("xen_trace", "CONFIG_TRACEBUFFER"),
 ];
 
 fn main() {

@@ -25,11 +25,6 @@ impl CpuMask {
         // 'a is the caller's promise.
         unsafe { &*p.cast::<Self>() }
     }
-
-    /// The raw pointer, for Xen functions taking a `const cpumask_t *`.
-    pub fn as_ptr(&self) -> *const bindings::cpumask_t {
-        self.0.get()
-    }
 }
 
 impl Bits for CpuMask {

@@ -62,12 +62,6 @@ impl<T> SpinLock<T> {
         unsafe { bindings::rust_helper_spin_lock(self.raw.get()) };
         Guard { lock: self }
     }
-
-    /// The data, for a caller that can prove exclusive access without the
-    /// lock (teardown).
-    pub fn get_mut(&mut self) -> &mut T {
-        &mut self.data
-    }
 }
 
 /// A held [`SpinLock`] taken with [`SpinLock::lock_irqsave`].

@@ -138,7 +138,8 @@ pub trait Env {
     fn master(&self, unit: Self::Unit) -> u32;
     /// `sched_set_res(unit, get_sched_res(cpu))`.
     fn set_res(&self, unit: Self::Unit, cpu: u32);
-    /// `curr_on_cpu()`, or `None` when the idle unit runs.
+    /// `curr_on_cpu()`: the unit running on `cpu`, possibly the idle unit
+    /// (which is never a unit the policy is asked about).
     fn curr_on_cpu(&self, cpu: u32) -> Option<Self::Unit>;
     /// `sched_get_resource_cpu()`.
     fn resource_master(&self, cpu: u32) -> u32;

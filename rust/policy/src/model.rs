@@ -147,12 +147,9 @@ impl Model {
         let waiting = self.waiting();
         for c in 0..self.nr_cpus {
             let slot = self.slots[c as usize].get();
-            if slot.is_none() != self.free.test(c) && self.pool.test(c) {
-                // A pCPU that just lost its unit becomes free at once; one
-                // with a unit is never free.
-                if slot.is_some() {
-                    return Err(format!("cpu {c} has unit {slot:?} but is marked free"));
-                }
+            // A pCPU of the pool with a unit is never marked free.
+            if slot.is_some() && self.free.test(c) && self.pool.test(c) {
+                return Err(format!("cpu {c} has unit {slot:?} but is marked free"));
             }
             if let Some(u) = slot {
                 let st = &self.units[u];
