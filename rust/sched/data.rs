@@ -23,14 +23,13 @@
 //! demands an [`IrqsOff`](crate::xen::irq::IrqsOff) token; the private lock
 //! only through [`SpinLock::lock_irqsave`].
 
-use core::cell::RefCell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
 use null_policy::mask::AtomicMask;
 
 use crate::bindings;
-use crate::list::{Links, List};
+use crate::list::{Links, ListCell};
 use crate::list_adapter;
 use crate::xen::cpumask::MASK_WORDS;
 use crate::xen::sched_if::{Domain, Resource, Unit};
@@ -47,7 +46,7 @@ use crate::xen::spinlock::SpinLock;
 ///   on a pCPU with no unit (as null.c does).
 pub struct NullPrivate {
     /// Domains of this scheduler (`prv->ndom`), under the private lock.
-    pub domains: SpinLock<RefCell<List<DomAdapter>>>,
+    pub domains: SpinLock<ListCell<DomAdapter>>,
     /// Units not assigned to any pCPU (`prv->waitq`), under its own lock.
     pub waitq: SpinLock<Waitq>,
     /// pCPUs without a unit (`prv->cpus_free`); each bit is changed with its
@@ -63,8 +62,8 @@ impl NullPrivate {
     /// Empty private data; [`NullPrivate::init`] once in place.
     pub fn new() -> Self {
         Self {
-            domains: SpinLock::new(RefCell::new(List::new())),
-            waitq: SpinLock::new(Waitq(RefCell::new(List::new()))),
+            domains: SpinLock::new(ListCell::new()),
+            waitq: SpinLock::new(Waitq(ListCell::new())),
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
         }
@@ -94,7 +93,7 @@ impl Default for NullPrivate {
 }
 
 /// The waitqueue, with its lock held.
-pub struct Waitq(pub RefCell<List<UnitAdapter>>);
+pub struct Waitq(pub ListCell<UnitAdapter>);
 
 /// Physical CPU (`get_sched_res(cpu)->sched_priv`).
 pub struct NullPcpu {

@@ -96,7 +96,7 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
 
     printk!("Domain info:\n");
     let mut n: c_int = 0;
-    for ndom in domains.borrow().iter() {
+    for ndom in domains.get().iter() {
         // SAFETY: nodes on the domain list are alive until free_domdata
         // removes them, which needs the lock we hold.
         let ndom: &NullDom = unsafe { ndom.as_ref() };
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
     {
         let wq = prv.waitq.lock(irqs);
         let mut n: c_int = 0;
-        for nvc in wq.0.borrow().iter() {
+        for nvc in wq.0.get().iter() {
             // SAFETY: queued NullUnits are alive (see env.rs).
             let u: Unit = unsafe { nvc.as_ref() }.unit;
             let first = n == 0;

@@ -61,7 +61,7 @@ impl WaitqTrait for Waitq {
     type Unit = Unit;
 
     fn find_first(&self, mut f: impl FnMut(Unit) -> bool) -> Option<Unit> {
-        let list = self.0.borrow();
+        let list = self.0.get();
         list.iter()
             // SAFETY: a queued NullUnit is alive: free_udata only runs after
             // remove_unit took the unit out of the waitqueue.
@@ -73,16 +73,16 @@ impl WaitqTrait for Waitq {
         // SAFETY: our unit's NullUnit (Env invariant); it stays alive and in
         // place until removed (remove_unit precedes free_udata), and it is
         // not queued (the policy only pushes units it found unqueued).
-        unsafe { self.0.borrow_mut().push_back(NullUnit::of(unit).ptr()) };
+        unsafe { self.0.get_mut().push_back(NullUnit::of(unit).ptr()) };
     }
 
     fn remove(&self, unit: Unit) {
         // SAFETY: our unit's NullUnit, on this waitqueue or on none.
-        unsafe { self.0.borrow_mut().remove(NullUnit::of(unit).ptr()) };
+        unsafe { self.0.get_mut().remove(NullUnit::of(unit).ptr()) };
     }
 
     fn is_empty(&self) -> bool {
-        self.0.borrow().is_empty()
+        self.0.get().is_empty()
     }
 }
 

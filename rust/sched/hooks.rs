@@ -30,7 +30,11 @@ fn err_nomem() -> *mut c_void {
 /// `p` is a live unit for the duration of the hook.
 unsafe fn unit(p: *const sched_unit) -> Unit {
     // SAFETY: per the contract.
-    unsafe { Unit::from_raw(p) }.expect("Xen passed a NULL unit")
+    match unsafe { Unit::from_raw(p) } {
+        Some(u) => u,
+        // A literal message, not `expect`: see rust/xen/panic.rs.
+        None => panic!("Xen passed a NULL unit"),
+    }
 }
 
 /// The preamble of the hooks Xen calls with the unit's runqueue lock held
@@ -229,7 +233,7 @@ pub unsafe extern "C" fn null_rs_alloc_domdata(
     let prv = unsafe { NullPrivate::of(ops) };
     let domains = prv.domains.lock_irqsave();
     // SAFETY: fresh node; stays alive until free_domdata removes it.
-    unsafe { domains.borrow_mut().push_back(ndom) };
+    unsafe { domains.get_mut().push_back(ndom) };
     ndom.as_ptr().cast()
 }
 
@@ -247,7 +251,7 @@ pub unsafe extern "C" fn null_rs_free_domdata(ops: *const scheduler, data: *mut 
     {
         let domains = prv.domains.lock_irqsave();
         // SAFETY: our node, on this list.
-        unsafe { domains.borrow_mut().remove(ndom) };
+        unsafe { domains.get_mut().remove(ndom) };
     }
     // SAFETY: ours, and off the list.
     drop(unsafe { XBox::from_raw(ndom) });

@@ -34,8 +34,12 @@ impl Bits for CpuMask {
     }
     #[inline]
     fn word(&self, i: usize) -> u64 {
-        // SAFETY: `i < MASK_WORDS` is checked by the index below; the mask is
-        // valid (from_raw contract); a concurrent writer only flips bits.
+        if i >= MASK_WORDS {
+            // No bits beyond the mask; and no bounds-check panic below.
+            return 0;
+        }
+        // SAFETY: `i < MASK_WORDS` (checked above); the mask is valid
+        // (from_raw contract); a concurrent writer only flips bits.
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0.get()).bits[i])) as u64 }
     }
 }

@@ -156,7 +156,10 @@ impl Resource {
     /// `sr->sched_unit_idle`.
     pub fn idle_unit(self) -> Unit {
         // SAFETY: live resource; the idle unit always exists.
-        unsafe { Unit::from_raw((*self.as_ptr()).sched_unit_idle) }.expect("idle unit")
+        match unsafe { Unit::from_raw((*self.as_ptr()).sched_unit_idle) } {
+            Some(u) => u,
+            None => panic!("resource without an idle unit"),
+        }
     }
 
     /// `sr->master_cpu`.

@@ -32,7 +32,8 @@ impl Bits for [u64] {
     }
     #[inline]
     fn word(&self, i: usize) -> u64 {
-        self[i]
+        // Words past the end hold no bits (and cannot panic).
+        self.get(i).copied().unwrap_or(0)
     }
 }
 
@@ -43,7 +44,7 @@ impl<const N: usize> Bits for [u64; N] {
     }
     #[inline]
     fn word(&self, i: usize) -> u64 {
-        self[i]
+        self.get(i).copied().unwrap_or(0)
     }
 }
 
@@ -65,14 +66,25 @@ impl<const N: usize> AtomicMask<N> {
     #[inline]
     pub fn set(&self, cpu: u32) {
         let (i, bit) = split(cpu);
-        self.words[i].fetch_or(bit, Ordering::SeqCst);
+        self.word_for(i).fetch_or(bit, Ordering::SeqCst);
     }
 
     /// Clear bit `cpu` (`cpumask_clear_cpu`).
     #[inline]
     pub fn clear(&self, cpu: u32) {
         let (i, bit) = split(cpu);
-        self.words[i].fetch_and(!bit, Ordering::SeqCst);
+        self.word_for(i).fetch_and(!bit, Ordering::SeqCst);
+    }
+
+    /// Word `i`, which must exist: a CPU number is below `NR_CPUS`.
+    #[inline]
+    fn word_for(&self, i: usize) -> &AtomicU64 {
+        match self.words.get(i) {
+            Some(w) => w,
+            // A literal message: no formatting code is linked (see
+            // rust/xen/panic.rs).
+            None => panic!("null: CPU number beyond the mask"),
+        }
     }
 }
 
@@ -91,7 +103,7 @@ impl<const N: usize> Bits for AtomicMask<N> {
     fn word(&self, i: usize) -> u64 {
         // Readers of `cpus_free` in null.c tolerate a stale view: a decision
         // taken on it is re-checked under the runqueue lock that matters.
-        self.words[i].load(Ordering::Relaxed)
+        self.words.get(i).map_or(0, |w| w.load(Ordering::Relaxed))
     }
 }
 
