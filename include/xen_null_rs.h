@@ -82,6 +82,13 @@ void null_rs_unit_migrate(const struct scheduler *ops,
 #endif
 
 #if defined(__XEN__)
+void null_rs_adjust_affinity(const struct scheduler *ops,
+                             struct sched_unit *unit_ptr,
+                             const cpumask_t *hard,
+                             const cpumask_t *soft);
+#endif
+
+#if defined(__XEN__)
 void null_rs_schedule(const struct scheduler *ops,
                       struct sched_unit *prev,
                       s_time_t _now,

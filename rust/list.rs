@@ -161,6 +161,60 @@ impl<A: Adapter> List<A> {
         links.prev.store(ptr::null_mut(), Relaxed);
     }
 
+    /// The first (oldest) node.
+    pub fn first(&self) -> Option<NonNull<A::Node>> {
+        NonNull::new(self.head).map(A::from_links)
+    }
+
+    /// The node after `node`.
+    ///
+    /// # Safety
+    /// `node` is valid and on this list.
+    pub unsafe fn next(&self, node: NonNull<A::Node>) -> Option<NonNull<A::Node>> {
+        let l = A::links(node).as_ptr();
+        if l == self.tail {
+            return None;
+        }
+        // SAFETY: `node` is a valid node of this list (caller), and not the
+        // tail, so its `next` is a linked node of this list (invariant).
+        NonNull::new(unsafe { &*l }.next.load(Relaxed)).map(A::from_links)
+    }
+
+    /// Insert `node` before `before`, or at the back if `before` is `None`.
+    ///
+    /// # Safety
+    /// As for [`List::push_back`]; `before`, if any, is a node of this list.
+    pub unsafe fn insert_before(
+        &mut self,
+        node: NonNull<A::Node>,
+        before: Option<NonNull<A::Node>>,
+    ) {
+        let Some(before) = before else {
+            // SAFETY: the caller's guarantees are push_back's.
+            return unsafe { self.push_back(node) };
+        };
+        let l = A::links(node).as_ptr();
+        let b = A::links(before).as_ptr();
+        // SAFETY: `node` is valid (caller), and so are its links.
+        let links = unsafe { &*l };
+        // SAFETY: `before` is a linked node of this list (caller).
+        let blinks = unsafe { &*b };
+        debug_assert!(!links.is_linked(), "node already on a list");
+        if self.head == b {
+            // INVARIANT: the head's `prev` points at itself.
+            links.prev.store(l, Relaxed);
+            self.head = l;
+        } else {
+            let prev = blinks.prev.load(Relaxed);
+            // SAFETY: `before` is not the head, so its `prev` is a linked
+            // node of this list (invariant).
+            unsafe { &*prev }.next.store(l, Relaxed);
+            links.prev.store(prev, Relaxed);
+        }
+        links.next.store(b, Relaxed);
+        blinks.prev.store(l, Relaxed);
+    }
+
     /// The nodes, oldest first. The list must not change while the iterator
     /// lives (it borrows the list).
     pub fn iter(&self) -> Iter<'_, A> {
@@ -317,6 +371,27 @@ mod tests {
         assert!(!nodes_linked(&ptrs, 4));
         push(&mut l, 0);
         assert_eq!(vals(&l), [1, 3, 0]);
+        let insert = |l: &mut List<NodeAdapter>, i: usize, before: Option<usize>| {
+            // SAFETY: the nodes outlive the list; `i` is on no list and
+            // `before` on this one.
+            unsafe { l.insert_before(ptrs[i], before.map(|b| ptrs[b])) }
+        };
+        insert(&mut l, 2, Some(1)); // at the head
+        insert(&mut l, 4, Some(0)); // in the middle
+        assert_eq!(vals(&l), [2, 1, 3, 4, 0]);
+        remove(&mut l, 0);
+        insert(&mut l, 0, None); // at the tail
+        assert_eq!(vals(&l), [2, 1, 3, 4, 0]);
+        let first = l.first().unwrap();
+        // SAFETY: `first` is on the list.
+        let second = unsafe { l.next(first) }.unwrap();
+        // SAFETY: node 0 (the tail) is on the list.
+        assert!(unsafe { l.next(ptrs[0]) }.is_none());
+        // SAFETY: alive for the test.
+        assert_eq!(unsafe { second.as_ref() }.val, 1);
+        for i in [2, 4] {
+            remove(&mut l, i);
+        }
         remove(&mut l, 1);
         remove(&mut l, 3);
         remove(&mut l, 0);

@@ -175,6 +175,7 @@ static inline void check_hook_types(void)
     CHECK_HOOK(pick_resource, null_rs_res_pick);
     CHECK_HOOK(migrate, null_rs_unit_migrate);
     CHECK_HOOK(do_schedule, null_rs_schedule);
+    CHECK_HOOK(adjust_affinity, null_rs_adjust_affinity);
     CHECK_HOOK(dump_cpu_state, null_rs_dump_pcpu);
     CHECK_HOOK(dump_settings, null_rs_dump);
 }

@@ -23,8 +23,9 @@
 //! demands an [`IrqsOff`](crate::xen::irq::IrqsOff) token; the private lock
 //! only through [`SpinLock::lock_irqsave`].
 
+use core::cell::Cell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::Relaxed};
 
 use null_policy::mask::AtomicMask;
 
@@ -63,7 +64,7 @@ impl NullPrivate {
     pub fn new() -> Self {
         Self {
             domains: SpinLock::new(ListCell::new()),
-            waitq: SpinLock::new(Waitq(ListCell::new())),
+            waitq: SpinLock::new(Waitq::new()),
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
         }
@@ -92,8 +93,40 @@ impl Default for NullPrivate {
     }
 }
 
-/// The waitqueue, with its lock held.
-pub struct Waitq(pub ListCell<UnitAdapter>);
+/// The waitqueue, with its lock held: null.c's single FIFO split in two
+/// by [`Class`](null_policy::waitq::Class), merged back into FIFO order by
+/// [`NullUnit::seq`] (see `null_policy::waitq`).
+///
+/// # Invariants
+/// Each list is in increasing `seq` order; a unit on `unrestricted` has
+/// that class for its current affinity (`adjust_affinity` moves it before
+/// Xen changes the masks).
+pub struct Waitq {
+    /// Units whose hard affinity covers every pCPU and whose soft affinity
+    /// is not effective, oldest first.
+    pub unrestricted: ListCell<UnitAdapter>,
+    /// The other waiting units, oldest first.
+    pub restricted: ListCell<UnitAdapter>,
+    /// The enqueue number the next queued unit gets (64 bits: no wrap).
+    pub next_seq: Cell<u64>,
+}
+
+impl Waitq {
+    /// Both lists empty.
+    pub const fn new() -> Self {
+        Self {
+            unrestricted: ListCell::new(),
+            restricted: ListCell::new(),
+            next_seq: Cell::new(0),
+        }
+    }
+}
+
+impl Default for Waitq {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Physical CPU (`get_sched_res(cpu)->sched_priv`).
 pub struct NullPcpu {
@@ -143,8 +176,12 @@ impl NullPcpu {
 
 /// Schedule unit (`unit->priv`).
 pub struct NullUnit {
-    /// Link in [`NullPrivate::waitq`].
+    /// Link in one of [`NullPrivate::waitq`]'s lists.
     pub waitq_elem: Links,
+    /// Which list: the restricted one. Changed under the waitqueue lock.
+    pub restricted: AtomicBool,
+    /// Enqueue number (FIFO position). Changed under the waitqueue lock.
+    pub seq: AtomicU64,
     /// The unit this belongs to.
     pub unit: Unit,
 }

@@ -2,6 +2,8 @@
 
 use core::ffi::{c_int, c_uint, c_ulong};
 
+use null_policy::hooks::Waitq as _;
+
 use crate::bindings::{self, scheduler};
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::xen::irq::IrqsOff;
@@ -120,9 +122,8 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
     {
         let wq = prv.waitq.lock(irqs);
         let mut n: c_int = 0;
-        for nvc in wq.0.get().iter() {
-            // SAFETY: queued NullUnits are alive (see env.rs).
-            let u: Unit = unsafe { nvc.as_ref() }.unit;
+        // In FIFO order, across both lists.
+        wq.find_first(|u: Unit| {
             let first = n == 0;
             n += 1;
             if !first {
@@ -132,7 +133,8 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
                 printk!("\n\t");
             }
             printk!("%pdv%d", u.domain().as_ptr(), u.id());
-        }
+            false
+        });
         printk!("\n");
     }
     drop(domains);

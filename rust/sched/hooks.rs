@@ -14,6 +14,7 @@ use crate::sched::check;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::sched::env::XenEnv;
 use crate::xen::alloc::XBox;
+use crate::xen::cpumask::CpuMask;
 use crate::xen::irq::IrqsOff;
 use crate::xen::perfc::{self, XenStat};
 use crate::xen::printk::printk;
@@ -185,6 +186,8 @@ pub unsafe extern "C" fn null_rs_alloc_udata(
     let unit = unsafe { unit(unit_ptr) };
     match XBox::try_new(NullUnit {
         waitq_elem: Default::default(),
+        restricted: Default::default(),
+        seq: Default::default(),
         unit,
     }) {
         Ok(b) => {
@@ -380,6 +383,57 @@ pub unsafe extern "C" fn null_rs_unit_migrate(
     let from = u.master();
     policy::migrate(&env, u, new_cpu);
     check::after_hook(&env, &[from, new_cpu]);
+}
+
+/// `adjust_affinity`: Xen's `sched_set_affinity()` is about to install
+/// `hard` and/or `soft` (`NULL`: that one stays) as the unit's affinity.
+/// null.c has no such hook; ours only moves a waiting unit between the
+/// waitqueue's two lists, keeping its FIFO position: nothing is placed.
+///
+/// # Safety
+/// Called by Xen with a live unit of a domain of ours and masks that are
+/// valid or NULL. Either Xen holds the unit's runqueue lock with IRQs off
+/// (`vcpu_set_affinity()`, `vcpu_temporary_affinity()`,
+/// `cpu_disable_scheduler()`, `sched_move_domain()`), or the unit is being
+/// created and not inserted yet (`sched_init_vcpu()`, no lock).
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_adjust_affinity(
+    ops: *const scheduler,
+    unit_ptr: *mut sched_unit,
+    hard: *const bindings::cpumask_t,
+    soft: *const bindings::cpumask_t,
+) {
+    // SAFETY: live unit (contract).
+    let u = unsafe { unit(unit_ptr) };
+    // Idle units (sched_init_vcpu()) may carry another scheduler's data.
+    if u.is_idle() {
+        return;
+    }
+    // SAFETY: a non-idle unit of ours carries our NullUnit.
+    let nvc = unsafe { NullUnit::of(u) };
+    // Not queued: nothing to do. Only a holder of the unit's runqueue lock
+    // queues it, and the caller holds that lock or has not inserted the
+    // unit; a hand-off may dequeue it meanwhile, which the policy handles.
+    if !nvc.waitq_elem.is_linked() {
+        return;
+    }
+    // SAFETY: a queued unit is inserted, so Xen holds its runqueue lock,
+    // taken _irq/_irqsave (contract).
+    let irqs = unsafe { IrqsOff::assume() };
+    // SAFETY: ours, and the unit's runqueue lock is held.
+    let env = unsafe { XenEnv::new(ops, irqs) };
+    // SAFETY: Xen's masks are valid for the call, or NULL (contract).
+    let (hard, soft) = unsafe { (mask_arg(hard), mask_arg(soft)) };
+    policy::adjust_affinity(&env, u, hard, soft);
+}
+
+/// A mask argument that may be NULL.
+///
+/// # Safety
+/// `p` is NULL or a valid `cpumask_t` for `'a`.
+unsafe fn mask_arg<'a>(p: *const bindings::cpumask_t) -> Option<&'a CpuMask> {
+    // SAFETY: per the contract.
+    (!p.is_null()).then(|| unsafe { CpuMask::from_raw(p) })
 }
 
 /// `null_unit_check()`: debug-build consistency of a unit and its data.

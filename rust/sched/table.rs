@@ -49,7 +49,7 @@ pub static sched_null_def: SchedulerDef = SchedulerDef(scheduler {
     migrate: Some(null_rs_unit_migrate),
     do_schedule: Some(null_rs_schedule),
     adjust: None,
-    adjust_affinity: None,
+    adjust_affinity: Some(null_rs_adjust_affinity),
     adjust_global: None,
 
     dump_cpu_state: Some(null_rs_dump_pcpu),

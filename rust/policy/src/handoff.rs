@@ -1,9 +1,9 @@
 //! Handing a free pCPU to a waiting unit: the waitqueue scans of
 //! `unit_deassign()` and `null_schedule()`.
 
-use crate::affinity::{Affinity, BalanceStep, BALANCE_STEPS};
-use crate::hooks::Waitq;
+use crate::affinity::{Affinity, BalanceStep};
 use crate::mask::Bits;
+use crate::waitq::{Class, Fifo, Waitq};
 
 /// The outcome of offering a pCPU to the waitqueue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub enum Handoff<U> {
     NoneSuitable,
 }
 
-/// Offer `cpu` to the units of a FIFO waitqueue.
+/// Offer `cpu` to the waiting units.
 ///
 /// Two passes, as null.c does: first the units that have an effective soft
 /// affinity including `cpu`, in FIFO order; then every unit whose hard
@@ -24,6 +24,13 @@ pub enum Handoff<U> {
 /// suitable unit in that order; the first one it accepts wins. (In
 /// `unit_deassign()` it always accepts; in `null_schedule()` it trylocks the
 /// unit's current runqueue.)
+///
+/// Same units asked, in the same order, as null.c's scans of its single
+/// FIFO, but: the soft pass only walks the restricted list (an unrestricted
+/// unit has no effective soft affinity, so null.c skips it there), and the
+/// hard pass walks the FIFO merge of both lists, stopping at the unit
+/// taken. With the oldest unrestricted unit allowed on `cpu` (any pCPU of
+/// its pool) and accepted, that is the restricted units before it, plus it.
 pub fn offer<'a, W, M>(
     waitq: &W,
     affinity: impl Fn(W::Unit) -> Affinity<'a, M>,
@@ -35,22 +42,35 @@ where
     M: Bits + ?Sized + 'a,
 {
     let mut found = false;
-    for step in BALANCE_STEPS {
-        let taken = waitq.find_first(|u| {
-            let aff = affinity(u);
-            if step == BalanceStep::Soft && !aff.has_soft_affinity() {
-                return false;
-            }
-            if !aff.allows(cpu, step) {
-                return false;
-            }
+
+    // Soft step.
+    let mut cur = waitq.head(Class::Restricted);
+    while let Some(u) = cur {
+        let aff = affinity(u);
+        if aff.has_soft_affinity() && aff.allows(cpu, BalanceStep::Soft) {
             found = true;
-            try_take(u)
-        });
-        if let Some(u) = taken {
-            return Handoff::Taken(u);
+            if try_take(u) {
+                return Handoff::Taken(u);
+            }
+        }
+        cur = waitq.next(u);
+    }
+
+    // Hard step.
+    for (u, class) in Fifo::new(waitq) {
+        let aff = affinity(u);
+        debug_assert!(
+            class == Class::Restricted || Class::of(&aff) == Class::Unrestricted,
+            "null: unrestricted waiter whose affinity changed unseen"
+        );
+        if aff.allows(cpu, BalanceStep::Hard) {
+            found = true;
+            if try_take(u) {
+                return Handoff::Taken(u);
+            }
         }
     }
+
     if found {
         Handoff::Contended
     } else {

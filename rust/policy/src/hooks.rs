@@ -11,24 +11,7 @@ use crate::affinity::{Affinity, BalanceStep};
 use crate::handoff::{self, Handoff};
 use crate::mask::{self, Bits};
 use crate::pick::{self, Slot};
-
-/// The FIFO of units that wait for a pCPU (null.c's `prv->waitq`).
-///
-/// Only reachable inside [`Env::with_waitq`], i.e. with the waitqueue lock
-/// held.
-pub trait Waitq {
-    /// The unit handle.
-    type Unit: Copy + Eq;
-    /// The first waiting unit, oldest first, for which `f` returns true.
-    /// `f` must not touch the waitqueue.
-    fn find_first(&self, f: impl FnMut(Self::Unit) -> bool) -> Option<Self::Unit>;
-    /// Append a unit that is not queued.
-    fn push_back(&self, unit: Self::Unit);
-    /// Remove a unit; nothing happens if it is not queued (`list_del_init`).
-    fn remove(&self, unit: Self::Unit);
-    /// Whether no unit waits.
-    fn is_empty(&self) -> bool;
-}
+pub use crate::waitq::{Class, Waitq};
 
 /// Something the scheduler reports: a xentrace record and/or a debug log
 /// line of null.c.
@@ -278,8 +261,9 @@ pub fn insert_place<E: Env>(env: &E, unit: E::Unit) -> Insert {
     } else if env.affinity(unit).intersects_free(env.free()) {
         Insert::Retry
     } else {
+        let class = Class::of(&env.affinity(unit));
         env.with_waitq(|wq| {
-            wq.push_back(unit);
+            wq.push_back(unit, class);
             env.event(Event::NotAssigned { unit });
         });
         Insert::Queued
@@ -342,7 +326,8 @@ pub fn wake<E: Env>(env: &E, unit: E::Unit) {
 
     // We may not change the unit's pCPU here: queue it and tickle every
     // free pCPU it may run on; the first to schedule picks it up.
-    env.with_waitq(|wq| wq.push_back(unit));
+    let class = Class::of(&aff);
+    env.with_waitq(|wq| wq.push_back(unit, class));
 
     let free = env.free();
     let nwords = aff.nwords().min(free.nwords());
@@ -403,9 +388,10 @@ pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
         env.with_waitq(|wq| wq.remove(unit));
         unit_assign(env, unit, new_cpu);
     } else {
+        let class = Class::of(&env.affinity(unit));
         env.with_waitq(|wq| {
             if !env.is_queued(unit) {
-                wq.push_back(unit);
+                wq.push_back(unit, class);
                 env.event(Event::NotAssigned { unit });
             }
         });
@@ -414,6 +400,30 @@ pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
     // Always point the unit at new_cpu: cpu_disable_scheduler() relies on
     // it, and suspend/resume fixes up any temporary inconsistency.
     env.set_res(unit, new_cpu);
+}
+
+/// `adjust_affinity()`, which null.c does not have: Xen's
+/// `sched_set_affinity()` is about to install `hard` and/or `soft` as the
+/// unit's affinity (`None`: that one stays). Caller holds the unit's
+/// runqueue lock, or the unit is not inserted yet.
+///
+/// Nothing is placed or moved: a waiting unit only changes list, keeping
+/// its FIFO position, so that the hand-off scans ([`handoff::offer`]) keep
+/// asking exactly the units null.c's would, in the same order.
+pub fn adjust_affinity<E: Env>(
+    env: &E,
+    unit: E::Unit,
+    hard: Option<&E::Mask>,
+    soft: Option<&E::Mask>,
+) {
+    // Only holders of the unit's runqueue lock queue it; a hand-off may
+    // dequeue it meanwhile, which reclassify() tolerates.
+    if !env.is_queued(unit) {
+        return;
+    }
+    let now = env.affinity(unit);
+    let class = Class::after_set(hard.unwrap_or(now.hard), soft.unwrap_or(now.soft), now.nr);
+    env.with_waitq(|wq| wq.reclassify(unit, class));
 }
 
 /// What a pCPU runs next.

@@ -2,7 +2,8 @@
 //!
 //! Every decision `xen/common/sched/null.c` makes lives here: which pCPU a
 //! unit is placed on ([`pick`]), which waiting unit a freed pCPU is handed to
-//! ([`handoff`]), and the sequencing of each scheduler hook ([`hooks`]).
+//! ([`handoff`], over the two-list waitqueue of [`waitq`]), and the
+//! sequencing of each scheduler hook ([`hooks`]).
 //! The crate knows nothing of Xen's memory: it works through the [`Env`]
 //! trait, which the hypervisor layer implements over Xen's structures (with
 //! the right locks held) and the host tests implement over a plain model.
@@ -21,6 +22,7 @@ pub mod handoff;
 pub mod hooks;
 pub mod mask;
 pub mod pick;
+pub mod waitq;
 
 #[cfg(any(test, feature = "model"))]
 pub mod model;

@@ -9,8 +9,9 @@ use std::collections::VecDeque;
 use std::vec::Vec;
 
 use crate::affinity::{Affinity, BalanceStep};
-use crate::hooks::{Env, Event, Stat, Waitq};
-use crate::mask::{AtomicMask, Bits};
+use crate::hooks::{self, Env, Event, Stat};
+use crate::mask::{self, AtomicMask, Bits};
+use crate::waitq::{Class, Fifo, Waitq};
 
 /// Words in the model's masks: 256 pCPUs, Xen's default `NR_CPUS`.
 pub const WORDS: usize = 4;
@@ -19,20 +20,31 @@ pub type Mask = [u64; WORDS];
 
 /// A mask with the given CPUs set.
 pub fn mask_of(cpus: impl IntoIterator<Item = u32>) -> Mask {
-    let mut m = [0; WORDS];
+    mask_of_n(cpus)
+}
+
+/// A mask of `W` words with the given CPUs set.
+pub fn mask_of_n<const W: usize>(cpus: impl IntoIterator<Item = u32>) -> [u64; W] {
+    let mut m = [0; W];
     for c in cpus {
         m[(c / 64) as usize] |= 1 << (c % 64);
     }
     m
 }
 
+/// `soft_aff_effective` as Xen's `sched_set_affinity()` computes it: soft
+/// affinity does not cover hard affinity but meets it.
+pub fn soft_aff_effective<const W: usize>(hard: &[u64; W], soft: &[u64; W], nr: u32) -> bool {
+    !mask::subset(hard, soft, nr) && !mask::is_empty(W, nr, |i| hard[i] & soft[i])
+}
+
 /// One unit of the model.
 #[derive(Clone, Debug)]
-pub struct UnitState {
+pub struct UnitState<const W: usize = WORDS> {
     /// Hard affinity.
-    pub hard: Mask,
+    pub hard: [u64; W],
     /// Soft affinity.
-    pub soft: Mask,
+    pub soft: [u64; W],
     /// `soft_aff_effective`.
     pub soft_effective: bool,
     /// `is_unit_online()`.
@@ -43,41 +55,163 @@ pub struct UnitState {
     pub master: Cell<u32>,
 }
 
-/// The model's waitqueue.
-#[derive(Default)]
-pub struct ModelWaitq(RefCell<VecDeque<usize>>);
+/// Links of one unit in the model's waitqueue.
+#[derive(Clone, Copy, Debug, Default)]
+struct Node {
+    /// The list the unit is on, `None` when not queued.
+    class: Option<Class>,
+    seq: u64,
+    next: Option<usize>,
+    prev: Option<usize>,
+}
+
+/// The model's waitqueue: two index-linked FIFOs, like the hypervisor's
+/// two intrusive lists (O(1) push, remove, step).
+#[derive(Clone, Default)]
+pub struct ModelWaitq {
+    nodes: RefCell<Vec<Node>>,
+    /// (head, tail) of the restricted and the unrestricted list.
+    ends: Cell<[(Option<usize>, Option<usize>); 2]>,
+    next_seq: Cell<u64>,
+    /// Put every unit on the restricted list: one FIFO, as null.c has
+    /// (for the linear reference of the benchmark).
+    pub single_list: bool,
+}
+
+fn idx(class: Class) -> usize {
+    match class {
+        Class::Restricted => 0,
+        Class::Unrestricted => 1,
+    }
+}
+
+impl ModelWaitq {
+    fn node(&self, u: usize) -> Node {
+        self.nodes.borrow().get(u).copied().unwrap_or_default()
+    }
+
+    fn set(&self, u: usize, f: impl FnOnce(&mut Node)) {
+        let mut nodes = self.nodes.borrow_mut();
+        if nodes.len() <= u {
+            nodes.resize(u + 1, Node::default());
+        }
+        f(&mut nodes[u]);
+    }
+
+    /// Whether `u` is queued.
+    pub fn contains(&self, u: usize) -> bool {
+        self.node(u).class.is_some()
+    }
+
+    /// Link `u` (not queued, `seq` set) into the list of `class` before
+    /// `before` (on that list), or at its tail.
+    fn link(&self, u: usize, class: Class, before: Option<usize>) {
+        let mut ends = self.ends.get();
+        let (head, tail) = &mut ends[idx(class)];
+        let prev = match before {
+            Some(b) => self.node(b).prev,
+            None => *tail,
+        };
+        self.set(u, |n| {
+            n.class = Some(class);
+            n.prev = prev;
+            n.next = before;
+        });
+        match prev {
+            Some(p) => self.set(p, |n| n.next = Some(u)),
+            None => *head = Some(u),
+        }
+        match before {
+            Some(b) => self.set(b, |n| n.prev = Some(u)),
+            None => *tail = Some(u),
+        }
+        self.ends.set(ends);
+    }
+
+    fn unlink(&self, u: usize) {
+        let n = self.node(u);
+        let Some(class) = n.class else { return };
+        let mut ends = self.ends.get();
+        let (head, tail) = &mut ends[idx(class)];
+        match n.prev {
+            Some(p) => self.set(p, |x| x.next = n.next),
+            None => *head = n.next,
+        }
+        match n.next {
+            Some(x) => self.set(x, |y| y.prev = n.prev),
+            None => *tail = n.prev,
+        }
+        self.ends.set(ends);
+        self.set(u, |x| *x = Node::default());
+    }
+}
 
 impl Waitq for ModelWaitq {
     type Unit = usize;
-    fn find_first(&self, mut f: impl FnMut(usize) -> bool) -> Option<usize> {
-        // Holding the borrow makes a waitqueue change from `f` panic.
-        self.0.borrow().iter().copied().find(|&u| f(u))
+    fn head(&self, class: Class) -> Option<usize> {
+        self.ends.get()[idx(class)].0
     }
-    fn push_back(&self, unit: usize) {
-        assert!(!self.0.borrow().contains(&unit), "unit {unit} queued twice");
-        self.0.borrow_mut().push_back(unit);
+    fn next(&self, unit: usize) -> Option<usize> {
+        let n = self.node(unit);
+        assert!(n.class.is_some(), "next() of unit {unit}, not queued");
+        n.next
+    }
+    fn class(&self, unit: usize) -> Class {
+        self.node(unit).class.expect("class() of a unit not queued")
+    }
+    fn seq(&self, unit: usize) -> u64 {
+        self.node(unit).seq
+    }
+    fn push_back(&self, unit: usize, class: Class) {
+        assert!(!self.contains(unit), "unit {unit} queued twice");
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        self.set(unit, |n| n.seq = seq);
+        let class = if self.single_list {
+            Class::Restricted
+        } else {
+            class
+        };
+        self.link(unit, class, None);
     }
     fn remove(&self, unit: usize) {
-        self.0.borrow_mut().retain(|&u| u != unit);
+        self.unlink(unit);
+    }
+    fn reclassify(&self, unit: usize, class: Class) {
+        let n = self.node(unit);
+        if self.single_list || n.class.is_none() || n.class == Some(class) {
+            return;
+        }
+        self.unlink(unit);
+        self.set(unit, |x| x.seq = n.seq);
+        // Keep the list in enqueue order: before the first younger unit.
+        let mut before = self.head(class);
+        while let Some(b) = before {
+            if self.seq(b) > n.seq {
+                break;
+            }
+            before = self.node(b).next;
+        }
+        self.link(unit, class, before);
     }
     fn is_empty(&self) -> bool {
-        self.0.borrow().is_empty()
+        self.ends.get().iter().all(|e| e.0.is_none())
     }
 }
 
 /// The whole state: a single pool of `nr_cpus` pCPUs (the pool mask may be
 /// a subset), the units, and what the scheduler did.
-pub struct Model {
+pub struct Model<const W: usize = WORDS> {
     /// `nr_cpu_ids`.
     pub nr_cpus: u32,
     /// The pool's pCPUs (`cpupool->res_valid`).
-    pub pool: Mask,
+    pub pool: [u64; W],
     /// The units, by index.
-    pub units: Vec<UnitState>,
+    pub units: Vec<UnitState<W>>,
     /// `npc->unit` per pCPU.
     pub slots: Vec<Cell<Option<usize>>>,
     /// `prv->cpus_free`.
-    pub free: AtomicMask<WORDS>,
+    pub free: AtomicMask<W>,
     /// `prv->waitq`.
     pub waitq: ModelWaitq,
     /// `curr_on_cpu()` per pCPU.
@@ -95,12 +229,20 @@ pub struct Model {
 }
 
 impl Model {
-    /// A model with `nr_cpus` pCPUs, all in the pool and free (as after
-    /// `switch_sched` on each), and no unit.
+    /// A model with `nr_cpus` pCPUs (at most 256), all in the pool and free
+    /// (as after `switch_sched` on each), and no unit.
     pub fn new(nr_cpus: u32) -> Self {
+        Model::with_words(nr_cpus)
+    }
+}
+
+impl<const W: usize> Model<W> {
+    /// [`Model::new`] with masks of `W` words (up to `64 * W` pCPUs).
+    pub fn with_words(nr_cpus: u32) -> Self {
+        assert!(nr_cpus as usize <= 64 * W, "too many pCPUs for the masks");
         let m = Model {
             nr_cpus,
-            pool: mask_of(0..nr_cpus),
+            pool: mask_of_n(0..nr_cpus),
             units: Vec::new(),
             slots: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             free: AtomicMask::new(),
@@ -120,11 +262,12 @@ impl Model {
 
     /// Add a unit (as `alloc_udata` does; not yet inserted), pointing at
     /// pCPU `master`.
-    pub fn add_unit(&mut self, hard: Mask, soft: Mask, master: u32) -> usize {
+    pub fn add_unit(&mut self, hard: [u64; W], soft: [u64; W], master: u32) -> usize {
+        let soft_effective = soft_aff_effective(&hard, &soft, self.nr_cpus);
         self.units.push(UnitState {
             hard,
             soft,
-            soft_effective: hard != soft,
+            soft_effective,
             online: true,
             runnable: true,
             master: Cell::new(master),
@@ -134,7 +277,49 @@ impl Model {
 
     /// The waiting units, oldest first.
     pub fn waiting(&self) -> Vec<usize> {
-        self.waitq.0.borrow().iter().copied().collect()
+        Fifo::new(&self.waitq).map(|(u, _)| u).collect()
+    }
+
+    /// Xen's `sched_set_affinity()`: tell the scheduler
+    /// (`adjust_affinity`), then install the masks (`None`: unchanged) and
+    /// recompute `soft_aff_effective`. Caller holds the unit's runqueue lock.
+    pub fn set_affinity(&mut self, u: usize, hard: Option<[u64; W]>, soft: Option<[u64; W]>) {
+        hooks::adjust_affinity(&*self, u, hard.as_ref(), soft.as_ref());
+        let nr = self.nr_cpus;
+        let st = &mut self.units[u];
+        if let Some(h) = hard {
+            st.hard = h;
+        }
+        if let Some(s) = soft {
+            st.soft = s;
+        }
+        st.soft_effective = soft_aff_effective(&st.hard, &st.soft, nr);
+    }
+
+    /// Check that the waitqueue's lists are in enqueue order and that
+    /// each unit is on the list of its current class.
+    pub fn check_waitq(&self) -> Result<(), std::string::String> {
+        for class in [Class::Restricted, Class::Unrestricted] {
+            let mut cur = self.waitq.head(class);
+            let mut last = None;
+            while let Some(u) = cur {
+                let seq = self.waitq.seq(u);
+                if last.is_some_and(|l| l >= seq) {
+                    return Err(std::format!("waitqueue list {class:?} out of order at {u}"));
+                }
+                last = Some(seq);
+                let want = if self.waitq.single_list {
+                    Class::Restricted
+                } else {
+                    Class::of(&self.affinity(u))
+                };
+                if want != class {
+                    return Err(std::format!("unit {u} on list {class:?}, is {want:?}"));
+                }
+                cur = self.waitq.next(u);
+            }
+        }
+        Ok(())
     }
 
     /// Check the scheduler's invariants between hooks; returns a
@@ -220,7 +405,7 @@ impl Model {
     }
 }
 
-impl Clone for Model {
+impl<const W: usize> Clone for Model<W> {
     fn clone(&self) -> Self {
         let free = AtomicMask::new();
         for c in 0..self.nr_cpus {
@@ -234,7 +419,7 @@ impl Clone for Model {
             units: self.units.clone(),
             slots: self.slots.clone(),
             free,
-            waitq: ModelWaitq(RefCell::new(self.waitq.0.borrow().clone())),
+            waitq: self.waitq.clone(),
             curr: self.curr.clone(),
             contended: self.contended.clone(),
             tickled: self.tickled.clone(),
@@ -245,17 +430,17 @@ impl Clone for Model {
     }
 }
 
-impl Env for Model {
+impl<const W: usize> Env for Model<W> {
     type Unit = usize;
-    type Mask = Mask;
-    type Free = AtomicMask<WORDS>;
+    type Mask = [u64; W];
+    type Free = AtomicMask<W>;
     type Waitq = ModelWaitq;
     type RunqGuard = ();
 
     fn nr_cpu_ids(&self) -> u32 {
         self.nr_cpus
     }
-    fn affinity(&self, unit: usize) -> Affinity<'_, Mask> {
+    fn affinity(&self, unit: usize) -> Affinity<'_, [u64; W]> {
         let st = &self.units[unit];
         Affinity {
             hard: &st.hard,
@@ -295,7 +480,7 @@ impl Env for Model {
     fn set_slot(&self, cpu: u32, unit: Option<usize>) {
         self.slots[cpu as usize].set(unit);
     }
-    fn free(&self) -> &AtomicMask<WORDS> {
+    fn free(&self) -> &AtomicMask<W> {
         &self.free
     }
     fn mark_free(&self, cpu: u32, free: bool) {
@@ -306,7 +491,7 @@ impl Env for Model {
         }
     }
     fn is_queued(&self, unit: usize) -> bool {
-        self.waitq.0.borrow().contains(&unit)
+        self.waitq.contains(unit)
     }
     fn with_waitq<R>(&self, f: impl FnOnce(&ModelWaitq) -> R) -> R {
         f(&self.waitq)

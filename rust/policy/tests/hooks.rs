@@ -1,6 +1,6 @@
 //! null.c's behaviour, hook by hook, on the host model.
 
-use null_policy::hooks::{self, Event, Insert, Next};
+use null_policy::hooks::{self, Class, Event, Insert, Next, Waitq};
 use null_policy::mask::Bits;
 use null_policy::model::{mask_of, Model};
 
@@ -189,4 +189,120 @@ fn waiter_whose_lock_is_ours_is_taken_not_trylocked() {
     assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(u));
     assert_eq!(m.slots[1].get(), Some(u));
     assert!(m.waiting().is_empty());
+}
+
+/// A model with `n` pCPUs each running a unit of full affinity; returns
+/// the model and those units (unit i on cpu i).
+fn full_machine(n: u32) -> (Model, Vec<usize>) {
+    let mut m = Model::new(n);
+    let running: Vec<usize> = (0..n).map(|_| m.add_unit(all(n), all(n), 0)).collect();
+    for &u in &running {
+        assert_eq!(insert(&m, u), Insert::Assigned);
+    }
+    (m, running)
+}
+
+#[test]
+fn mixed_queue_hands_off_in_fifo_order_across_lists() {
+    let (mut m, running) = full_machine(4);
+    let pinned = m.add_unit(mask_of([1, 2, 3]), mask_of([1, 2, 3]), 0);
+    let free_roamer = m.add_unit(all(4), all(4), 0);
+    let soft2 = m.add_unit(all(4), mask_of([2]), 0);
+    let older_pinned = m.add_unit(mask_of([0, 3]), mask_of([0, 3]), 0);
+    let young_roamer = m.add_unit(all(4), all(4), 0);
+    for u in [pinned, free_roamer, soft2, older_pinned, young_roamer] {
+        assert_eq!(insert(&m, u), Insert::Queued);
+    }
+    assert_eq!(
+        m.waiting(),
+        [pinned, free_roamer, soft2, older_pinned, young_roamer]
+    );
+    // cpu 0: no soft match; `pinned` may not run there; the unrestricted
+    // `free_roamer` is next in FIFO order.
+    hooks::remove(&m, running[0]);
+    assert_eq!(m.slots[0].get(), Some(free_roamer));
+    // cpu 2: `soft2` wins the soft step over the older `pinned`.
+    hooks::remove(&m, running[2]);
+    assert_eq!(m.slots[2].get(), Some(soft2));
+    // cpu 3: the restricted `pinned` and `older_pinned` are older than the
+    // unrestricted `young_roamer`: the oldest allowed one wins.
+    hooks::remove(&m, running[3]);
+    assert_eq!(m.slots[3].get(), Some(pinned));
+    hooks::remove(&m, free_roamer); // cpu 0 again
+    assert_eq!(m.slots[0].get(), Some(older_pinned));
+    assert_eq!(m.waiting(), [young_roamer]);
+    m.check_waitq().unwrap();
+}
+
+/// null.c has no `adjust_affinity` hook and needs none: it rescans the
+/// masks. Ours keeps the waitqueue's lists right through it.
+#[test]
+fn affinity_change_of_a_waiting_unit_moves_it_between_lists() {
+    let (mut m, running) = full_machine(4);
+    let older = m.add_unit(all(4), all(4), 0);
+    let gains_soft = m.add_unit(all(4), all(4), 0);
+    for u in [older, gains_soft] {
+        insert(&m, u);
+    }
+    // Soft affinity {3} while waiting (xl vcpu-pin d v - 3): a freed cpu 3
+    // goes to it in the soft step, ahead of `older`.
+    m.set_affinity(gains_soft, None, Some(mask_of([3])));
+    m.check_waitq().unwrap();
+    hooks::remove(&m, running[3]);
+    assert_eq!(m.slots[3].get(), Some(gains_soft));
+
+    // A pinned unit, older than an unrestricted one, unpinned while waiting
+    // keeps its place in the FIFO.
+    let pinned = m.add_unit(mask_of([1]), mask_of([1]), 0);
+    let young = m.add_unit(all(4), all(4), 0);
+    for u in [pinned, young] {
+        insert(&m, u);
+    }
+    assert_eq!(m.waiting(), [older, pinned, young]);
+    m.set_affinity(pinned, Some(all(4)), Some(all(4)));
+    m.check_waitq().unwrap();
+    assert_eq!(m.waiting(), [older, pinned, young]);
+    hooks::remove(&m, running[0]);
+    hooks::remove(&m, running[2]);
+    assert_eq!(
+        (m.slots[0].get(), m.slots[2].get()),
+        (Some(older), Some(pinned))
+    );
+    assert_eq!(m.waiting(), [young]);
+}
+
+#[test]
+fn contended_waiters_are_passed_over_in_fifo_order_across_lists() {
+    let mut m = Model::new(3);
+    let a = m.add_unit(all(3), all(3), 0);
+    insert(&m, a);
+    for c in [1, 2] {
+        m.slots[c].set(Some(99)); // busy with a unit of another pool
+        m.free.clear(c as u32);
+    }
+    let u1 = m.add_unit(all(3), all(3), 0);
+    let r2 = m.add_unit(mask_of([1, 2]), mask_of([1, 2]), 0);
+    let u3 = m.add_unit(all(3), all(3), 0);
+    for u in [u1, r2, u3] {
+        assert_eq!(insert(&m, u), Insert::Queued);
+    }
+    m.slots[1].set(None);
+    m.free.set(1);
+    // u1's and u3's runqueue (cpu 0) is contended, r2's (cpu 2) is not.
+    for (u, master) in [(u1, 0), (r2, 2), (u3, 0)] {
+        m.units[u].master.set(master);
+    }
+    m.contended.borrow_mut().push(0);
+    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(r2));
+    assert_eq!(m.waiting(), [u1, u3]);
+
+    // All contended: nobody is taken, and the pCPU retries.
+    m.slots[1].set(None);
+    m.free.set(1);
+    m.units[r2].master.set(0);
+    m.waitq.push_back(r2, Class::Restricted);
+    m.tickled.borrow_mut().clear();
+    assert_eq!(hooks::schedule(&m, 1, false), Next::Idle);
+    assert_eq!(*m.tickled.borrow(), [1]);
+    assert_eq!(m.waiting(), [u1, u3, r2]);
 }

@@ -1,5 +1,6 @@
 //! Random sequences of the hooks Xen calls (including pCPUs leaving and
-//! joining the pool and hard/soft affinity changes), on random topologies
+//! joining the pool and hard/soft affinity changes, also of waiting units,
+//! which move them between the waitqueue's lists), on random topologies
 //! (1 to 256 pCPUs, more units than pCPUs), with the scheduler's invariants checked
 //! after every step and the independent oracle (`common/oracle.rs`)
 //! predicting every assignment and the waitqueue's order.
@@ -23,8 +24,11 @@ fn setup() -> impl Strategy<Value = Setup> {
     // Mostly small machines, where collisions happen; some up to NR_CPUS.
     let nr = prop_oneof![8 => 1u32..=8, 1 => 9u32..=256];
     nr.prop_flat_map(|nr| {
-        let cpu_set = prop::collection::btree_set(0..nr, 1..=(nr as usize).min(6))
+        let some = prop::collection::btree_set(0..nr, 1..=(nr as usize).min(6))
             .prop_map(|s| s.into_iter().collect::<Vec<_>>());
+        // Every pCPU: with no effective soft affinity, the unit waits on the
+        // waitqueue's unrestricted list.
+        let cpu_set = prop_oneof![2 => some, 1 => Just((0..nr).collect::<Vec<_>>())];
         let units = prop::collection::vec((cpu_set.clone(), cpu_set), 1..=12);
         units.prop_flat_map(move |units| {
             let n = units.len();
@@ -36,6 +40,8 @@ fn setup() -> impl Strategy<Value = Setup> {
                 1 => (0..n).prop_map(Op::Migrate),
                 1 => (0..nr).prop_map(Op::Schedule),
                 1 => (0..n, 0..nr, 0..nr).prop_map(|(u, a, b)| Op::SetAffinity(u, a, b)),
+                1 => (0..n).prop_map(Op::Unpin),
+                1 => (0..n, 0..nr).prop_map(|(u, a)| Op::SetSoft(u, a)),
                 1 => (0..nr).prop_map(Op::RemoveCpu),
                 1 => (0..nr).prop_map(Op::AddCpu),
             ];
@@ -72,7 +78,7 @@ proptest! {
             }
             apply(&mut m, &mut known, op);
             oracle.apply(op);
-            if let Op::SetAffinity(u, ..) = op {
+            if let Op::SetAffinity(u, ..) | Op::Unpin(u) = op {
                 widened.push(u);
             }
             let waiting = m.waiting();

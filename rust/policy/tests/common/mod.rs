@@ -27,6 +27,12 @@ pub enum Op {
     /// `xl vcpu-pin`: new hard affinity {a, b}, soft {a} (mod nr_cpus);
     /// Xen migrates the unit if its pCPU left its hard affinity.
     SetAffinity(usize, u32, u32),
+    /// `xl vcpu-pin d v all all`: hard affinity, then soft affinity, set
+    /// to every pCPU (two `sched_set_affinity()` calls, as Xen makes).
+    Unpin(usize),
+    /// `xl vcpu-pin d v - a`: soft affinity {a} (mod nr_cpus), hard
+    /// affinity unchanged (`sched_set_affinity(unit, NULL, soft)`).
+    SetSoft(usize, u32),
     /// `xl cpupool-cpu-remove`: units on the pCPU are migrated away
     /// (`cpu_disable_scheduler`), then `deinit_pdata`.
     RemoveCpu(u32),
@@ -56,6 +62,7 @@ pub fn enabled(m: &Model, known: &Known, op: Op) -> bool {
             let nr = m.nr_cpus;
             m.pool.test(a % nr) || m.pool.test(b % nr) || !known.0.contains(&u)
         }
+        Op::Unpin(_) | Op::SetSoft(..) => true,
         Op::RemoveCpu(c) => {
             // Xen keeps a pool's last pCPU, and every known unit needs a
             // pCPU of its hard affinity in the pool.
@@ -117,14 +124,21 @@ pub fn apply(m: &mut Model, known: &mut Known, op: Op) {
         Op::SetAffinity(u, a, b) => {
             let nr = m.nr_cpus;
             let (hard, soft) = (mask_of([a % nr, b % nr]), mask_of([a % nr]));
-            let st = &mut m.units[u];
-            st.hard = hard;
-            st.soft = soft;
-            st.soft_effective = hard != soft;
+            // sched_set_affinity(): adjust_affinity, then the new masks.
+            m.set_affinity(u, Some(hard), Some(soft));
             if known.0.contains(&u) && m.units[u].online && !hard.test(m.units[u].master.get()) {
                 let to = hooks::pick_res(m, u);
                 hooks::migrate(m, u, to);
             }
+        }
+        Op::Unpin(u) => {
+            let all = mask_of(0..m.nr_cpus);
+            m.set_affinity(u, Some(all), None);
+            m.set_affinity(u, None, Some(all));
+        }
+        Op::SetSoft(u, a) => {
+            let soft = mask_of([a % m.nr_cpus]);
+            m.set_affinity(u, None, Some(soft));
         }
         Op::RemoveCpu(c) => {
             bits_clear(&mut m.pool, c);
@@ -177,6 +191,7 @@ pub fn serve_softirqs(m: &Model) {
 /// hook and only looks at them again when a pCPU frees up.
 pub fn check(m: &Model, known: &Known, exempt: &[usize]) -> Result<(), String> {
     m.check_invariants(&known.0)?;
+    m.check_waitq()?;
     m.check_work_conserving_except(exempt)?;
     for c in (0..m.nr_cpus).filter(|&c| m.pool.test(c)) {
         if m.free.test(c) != m.slots[c as usize].get().is_none() {

@@ -12,6 +12,14 @@ enum Step {
     Hard,
 }
 
+/// Xen's `soft_aff_effective`: soft affinity leaves out part of the hard
+/// affinity but meets it.
+fn soft_effective(hard: &[bool], soft: &[bool]) -> bool {
+    let covers = hard.iter().zip(soft).all(|(&h, &s)| !h || s);
+    let meets = hard.iter().zip(soft).any(|(&h, &s)| h && s);
+    !covers && meets
+}
+
 /// The oracle's whole state.
 #[derive(Clone)]
 pub struct Oracle {
@@ -40,7 +48,10 @@ impl Oracle {
             pool: vec![true; nr],
             hard: units.iter().map(|u| set(&u.0)).collect(),
             soft: units.iter().map(|u| set(&u.1)).collect(),
-            soft_effective: units.iter().map(|u| u.0 != u.1).collect(),
+            soft_effective: units
+                .iter()
+                .map(|u| soft_effective(&set(&u.0), &set(&u.1)))
+                .collect(),
             online: vec![true; units.len()],
             known: vec![false; units.len()],
             master: units.iter().map(|u| u.2 as usize).collect(),
@@ -236,10 +247,20 @@ impl Oracle {
                 let (a, b) = (a as usize % self.nr, b as usize % self.nr);
                 self.hard[u] = (0..self.nr).map(|c| c == a || c == b).collect();
                 self.soft[u] = (0..self.nr).map(|c| c == a).collect();
-                self.soft_effective[u] = self.hard[u] != self.soft[u];
+                self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
                 if self.known[u] && self.online[u] && !self.hard[u][self.master[u]] {
                     self.migrate(u);
                 }
+            }
+            Op::Unpin(u) => {
+                self.hard[u] = vec![true; self.nr];
+                self.soft[u] = vec![true; self.nr];
+                self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
+            }
+            Op::SetSoft(u, a) => {
+                let a = a as usize % self.nr;
+                self.soft[u] = (0..self.nr).map(|c| c == a).collect();
+                self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
             }
             Op::RemoveCpu(c) => {
                 let c = c as usize;
