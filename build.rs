@@ -171,7 +171,10 @@ fn bindings(cflags: &[String], sched_dir: &Path, out: &Path) {
             "printk|panic|_xzalloc|xfree|_spin_.*|cpu_raise_softirq|cpumask_raise_softirq",
         )
         .allowlist_function("__trace_var|get_random|rust_helper_.*|null_rs_.*")
-        .allowlist_var("tb_init_done|nr_cpu_ids|SCHEDULE_SOFTIRQ|XEN_SCHEDULER_NULL")
+        .allowlist_var(
+            "tb_init_done|nr_cpu_ids|SCHEDULE_SOFTIRQ|XEN_SCHEDULER_NULL|system_state|SYS_STATE_.*",
+        )
+        .allowlist_var("rust_null_fail_alloc")
         // Opaque where the scheduler never looks inside.
         .opaque_type("arch_.*|paging_.*|hvm_.*|evtchn.*|grant_table|.*_page_list.*")
         .opaque_type("timer|rcu_head|page_info|p2m_domain|vm_event_.*|xen_domctl.*|xen_sysctl.*")

@@ -44,4 +44,9 @@ void rust_helper_unit_schedule_unlock(spinlock_t *lock,
 void rust_helper_unit_schedule_unlock_irq(spinlock_t *lock,
                                           const struct sched_unit *unit);
 
+#ifdef CONFIG_DEBUG
+/* Boot parameter "sched-null-fail-alloc" (helpers.c; debug builds only). */
+extern unsigned int rust_null_fail_alloc;
+#endif
+
 #endif /* XEN_NULL_RS_HELPERS_H */

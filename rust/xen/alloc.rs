@@ -23,6 +23,10 @@ pub struct XBox<T> {
 impl<T> XBox<T> {
     /// Allocate and move `value` in; `Err` when Xen's heap is exhausted.
     pub fn try_new(value: T) -> Result<Self, AllocError> {
+        #[cfg(xen_debug)]
+        if fault::inject() {
+            return Err(AllocError);
+        }
         // SAFETY: `_xzalloc` may be called with any size and alignment from
         // any context the scheduler's alloc hooks run in (IRQs enabled).
         let p = unsafe { bindings::_xzalloc(size_of::<T>() as _, align_of::<T>() as _) };
@@ -65,5 +69,41 @@ impl<T> Drop for XBox<T> {
             self.ptr.as_ptr().drop_in_place();
             bindings::xfree(self.ptr.as_ptr().cast::<c_void>());
         }
+    }
+}
+
+/// Allocation-failure injection for the tests (debug builds only): Xen's
+/// `sched-null-fail-alloc=N` makes every N-th allocation after boot fail.
+/// Boot-time allocations (idle units, dom0, Pool-0's pCPUs) are never
+/// failed: Xen panics on those by design.
+#[cfg(xen_debug)]
+mod fault {
+    use core::ffi::c_uint;
+    use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+    use crate::bindings;
+    use crate::xen::printk::printk;
+
+    /// Allocations counted so far (after boot).
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+
+    /// Whether this allocation must fail.
+    pub fn inject() -> bool {
+        // SAFETY: both are plain globals, written by Xen during boot (the
+        // parameter when parsing the command line, the state as boot
+        // progresses); racy reads of aligned words are fine here.
+        let (every, state) = unsafe { (bindings::rust_null_fail_alloc, bindings::system_state) };
+        if every == 0 || state != bindings::SYS_STATE_active {
+            return false;
+        }
+        let n = COUNT.fetch_add(1, Relaxed) + 1;
+        if n % every != 0 {
+            return false;
+        }
+        printk!(
+            "null: injected allocation failure (allocation %u)\n",
+            n as c_uint
+        );
+        true
     }
 }
