@@ -161,8 +161,10 @@ impl WaitqTrait for Waitq {
 /// A runqueue lock for `null_schedule()`'s hand-off: taken with
 /// `pcpu_schedule_trylock()` (unlocked on drop), or the caller's own lock.
 pub enum TryLocked {
-    /// We took this lock and release it on drop.
-    Taken(*mut bindings::spinlock_t),
+    /// We took this lock and release it on drop. Non-null by type: a
+    /// failed trylock (NULL) must never become a guard, whose drop would
+    /// unlock NULL.
+    Taken(NonNull<bindings::spinlock_t>),
     /// The unit's lock is the one the caller already holds.
     AlreadyHeld,
 }
@@ -171,7 +173,7 @@ impl Drop for TryLocked {
     fn drop(&mut self) {
         if let TryLocked::Taken(lock) = *self {
             // SAFETY: we hold this lock (trylock succeeded).
-            unsafe { bindings::rust_helper_spin_unlock(lock) };
+            unsafe { bindings::rust_helper_spin_unlock(lock.as_ptr()) };
         }
     }
 }
@@ -303,7 +305,10 @@ impl Env for XenEnv<'_> {
         }
         // SAFETY: `unit.master()` is a valid pCPU with a resource.
         let lock = unsafe { bindings::rust_helper_pcpu_schedule_trylock(unit.master()) };
-        (!lock.is_null()).then_some(TryLocked::Taken(lock))
+        // Not `then_some(TryLocked::Taken(lock))`: that builds the guard
+        // eagerly and, on failure, drops it, unlocking NULL (seen: a page
+        // fault at 0 under contention).
+        NonNull::new(lock).map(TryLocked::Taken)
     }
 
     fn raise_softirq(&self, cpu: u32) {
