@@ -329,7 +329,34 @@ impl Env for XenEnv<'_> {
         unsafe { bindings::cpumask_raise_softirq(scratch, gcc::SCHEDULE_SOFTIRQ as u32) };
     }
 
+    #[inline(always)]
     fn event(&self, event: Event<Unit>) {
+        // The common case costs what C's `if ( unlikely(tb_init_done) )`
+        // does: one load and branch. Debug builds also print the
+        // (de)assignments and waits, as null.c's dprintk()s do.
+        let printed = matches!(
+            event,
+            Event::Assign { .. }
+                | Event::Deassign { .. }
+                | Event::NotAssigned { .. }
+                | Event::NotAssignedOnWake { .. }
+        );
+        if trace::enabled() || (cfg!(xen_debug) && printed) {
+            self.event_slow(event);
+        }
+    }
+
+    fn stat(&self, stat: Stat) {
+        perfc::crank(XenStat::Policy(stat));
+    }
+}
+
+impl XenEnv<'_> {
+    /// Trace records and debug messages of an [`Event`]: out of line, off
+    /// the hot paths.
+    #[cold]
+    #[inline(never)]
+    fn event_slow(&self, event: Event<Unit>) {
         match event {
             Event::PickedCpu { unit, cpu } => {
                 if trace::enabled() {
@@ -413,9 +440,5 @@ impl Env for XenEnv<'_> {
                 );
             }
         }
-    }
-
-    fn stat(&self, stat: Stat) {
-        perfc::crank(XenStat::Policy(stat));
     }
 }

@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod cpumask;
 pub mod irq;
 pub mod panic;
+pub mod percpu;
 pub mod perfc;
 pub mod printk;
 pub mod sched_if;

@@ -131,9 +131,9 @@ pub struct Resource(NonNull<bindings::sched_resource>);
 impl Resource {
     /// `get_sched_res(cpu)`.
     pub fn of(cpu: u32) -> Self {
-        // SAFETY: every pCPU the scheduler is asked about has a resource
-        // (Xen allocates it when the pCPU comes up).
-        Resource(unsafe { NonNull::new_unchecked(bindings::rust_helper_get_sched_res(cpu)) })
+        // SAFETY: every pCPU the scheduler is asked about has its per-CPU
+        // area and a resource (Xen allocates it when the pCPU comes up).
+        Resource(unsafe { NonNull::new_unchecked(crate::xen::percpu::sched_res(cpu)) })
     }
 
     /// The raw pointer.
