@@ -5,7 +5,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-XEN_DEB_VERSION="${XEN_DEB_VERSION:-4.17.5+72-g01140da4e8-1}"
 SRC="$CACHE/src/xen-$XEN_DEB_VERSION"
 
 if [ -f "$SRC/xen/common/sched/null.c" ]; then

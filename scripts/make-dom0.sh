@@ -3,6 +3,8 @@
 #   $CACHE/dom0/vmlinuz    Debian 12's generic amd64 kernel (boots as PV dom0)
 #   $CACHE/dom0/initrd.gz  busybox-static initramfs whose /init prints the
 #                          marker the tests wait for, then idles
+# and then, with make-toolstack.sh, the dom0 with `xl` and a PV test guest
+# ($CACHE/dom0/initrd-xl.gz) for the scenario tests.
 # Idempotent: an output is rebuilt only if missing or older than this script.
 set -euo pipefail
 
@@ -118,3 +120,4 @@ fi
 
 echo "vmlinuz: $VMLINUZ"
 echo "initrd:  $INITRD"
+"$(dirname "$SCRIPT")/make-toolstack.sh"

@@ -26,8 +26,33 @@ TO_DOM0 = r"\*\*\* Serial input to DOM0"
 DEFAULT_CPU = "qemu64,+svm"
 
 
+# Xen keeps serial input for dom0 in a 128-byte ring (SERIAL_RX_SIZE in
+# xen/drivers/char/console.c) and drops what does not fit, so type in small
+# pieces and give dom0 time to drain the ring in between.
+TYPE_CHUNK = 32
+TYPE_PAUSE = 0.05
+# Lines Xen prints on the serial console: its own, and early output of
+# domUs via the console_io hypercall (guest_loglvl=all).
+XEN_LINE = re.compile(r"\((XEN|d\d+)\) ")
+XEN_PANIC = r"\(XEN\) Panic on CPU \d+:"
+
+
 class QemuExited(RuntimeError):
     """QEMU went away while we were waiting for output."""
+
+
+class XenPanic(QemuExited):
+    """Xen panicked: the machine is dead though QEMU still runs."""
+
+
+class ShellError(RuntimeError):
+    """A command run by `XenQemu.sh` exited non-zero."""
+
+    def __init__(self, cmd, status, output):
+        super().__init__(f"`{cmd}` exited {status}; output:\n{output}")
+        self.cmd = cmd
+        self.status = status
+        self.output = output
 
 
 def _die_with_parent():
@@ -89,6 +114,7 @@ class XenQemu:
         self._cond = threading.Condition()
         self._text = ""      # serial output so far, decoded, "\r" dropped
         self._eof = False
+        self._commands = 0   # numbers the markers of sh_status()
         self.started = time.monotonic()
         try:
             self._proc = subprocess.Popen(
@@ -215,6 +241,61 @@ class XenQemu:
         self.wait_for(r"Synced cycles skew:.*\n", timeout, since=end.end())
         self._switch_input(TO_DOM0)
         return self.text[start.start():end.start()]
+
+    def sh_status(self, cmd, timeout=60):
+        """Run `cmd` in the dom0 shell; return (exit status, output).
+
+        Needs a dom0 whose /init ends in a shell on the console with echo
+        off (initrd-xl.gz, scripts/make-toolstack.sh).  `cmd` runs with
+        stdin from /dev/null and stderr merged into stdout; it must not
+        leave the shell (no `exit`, no `exec`).  Lines Xen prints meanwhile
+        ("(XEN) ...", "(d1) ...") are dropped from the output.  Raises
+        TimeoutError, with the end of the console output, after `timeout`
+        seconds, and XenPanic as soon as Xen panics.
+        """
+        self._commands += 1
+        n = self._commands
+        # The markers are produced by the shell, never typed literally
+        # ($((n+0)) expands to n), so even an echo of the typed line could
+        # not match them.  The newline before "}" keeps a `cmd` ending in
+        # "&" or a comment well formed.  $? is expanded before anything
+        # else runs, so it is the status of `cmd`.
+        line = (f"echo XNR-BEGIN-$(({n}+0)); {{ {cmd}\n"
+                f"}} </dev/null 2>&1; echo XNR-END-$(({n}+0))-$?\n")
+        pos = self.position()
+        data = line.encode()
+        for i in range(0, len(data), TYPE_CHUNK):
+            self.send(data[i:i + TYPE_CHUNK])
+            time.sleep(TYPE_PAUSE)
+        begin = self._wait_in_command(rf"XNR-BEGIN-{n}\n", cmd, timeout, pos)
+        end = self._wait_in_command(rf"XNR-END-{n}-(\d+)\n", cmd, timeout,
+                                    begin.end())
+        output = self.text[begin.end():end.start()]
+        output = "".join(l for l in output.splitlines(keepends=True)
+                         if not XEN_LINE.match(l))
+        return int(end[1]), output
+
+    def _wait_in_command(self, regex, cmd, timeout, since):
+        """wait_for(regex) for sh_status: fail fast if Xen panics, and say
+        which command we were waiting for, with the console's end."""
+        try:
+            match = self.wait_for(f"{regex}|{XEN_PANIC}", timeout, since)
+        except TimeoutError as e:
+            raise TimeoutError(f"dom0 command `{cmd}`: {e}; console ends:\n"
+                               + self.text[-3000:]) from None
+        if re.match(XEN_PANIC, match[0]):
+            raise XenPanic(f"Xen panicked during dom0 command `{cmd}`; "
+                           f"see {self.log_path}; console ends:\n"
+                           + self.text[-3000:])
+        return match
+
+    def sh(self, cmd, timeout=60):
+        """Like `sh_status`, but return only the output; raise ShellError
+        if `cmd` exits non-zero."""
+        status, output = self.sh_status(cmd, timeout)
+        if status != 0:
+            raise ShellError(cmd, status, output)
+        return output
 
     def stop(self):
         """Kill QEMU (if still running) and close the logs.  Idempotent."""
