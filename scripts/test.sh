@@ -9,7 +9,8 @@
 #           the C reference (null.c) from the same tree, default and debug
 #   binary: audit of xen-syms (codegen rules), link provenance
 #   boot:   QEMU boots with sched=null (4 pCPUs, and sched-gran=core on SMT)
-#           for all four builds
+#           for all four builds; xl in dom0 starts PV guests on sched=null
+#           and on a null cpupool of a credit2 boot (test_xl)
 #
 # Ends with one line "all: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
