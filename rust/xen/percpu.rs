@@ -19,11 +19,12 @@ use crate::bindings;
 #[inline]
 pub unsafe fn sched_res(cpu: u32) -> *mut bindings::sched_resource {
     // SAFETY: a plain array written when CPUs come up; the caller's `cpu`
-    // has its entry set. `get` keeps a bad `cpu` from reading past it.
+    // has its entry set.
     let offsets = unsafe { &*core::ptr::addr_of!(bindings::__per_cpu_offset) };
-    let Some(&off) = offsets.get(cpu as usize) else {
-        panic!("per_cpu: CPU number beyond NR_CPUS");
-    };
+    debug_assert!((cpu as usize) < offsets.len(), "per_cpu: cpu >= NR_CPUS");
+    // SAFETY: a CPU with a per-CPU area is below NR_CPUS, the array's
+    // length (caller's contract); per_cpu() does not check it either.
+    let off = unsafe { *offsets.get_unchecked(cpu as usize) };
     // RELOC_HIDE: integer arithmetic, as the per-CPU copy is not part of
     // the template object as far as the compiler knows.
     let addr =
@@ -31,8 +32,8 @@ pub unsafe fn sched_res(cpu: u32) -> *mut bindings::sched_resource {
     // SAFETY: `addr` is `cpu`'s copy of `sched_res` (caller's contract),
     // an aligned pointer-sized variable.
     let res = unsafe { *(addr as *const *mut bindings::sched_resource) };
-    // SAFETY: the helper reads the same variable through Xen's own macro.
     debug_assert!(
+        // SAFETY: the helper reads the same variable through Xen's own macro.
         res == unsafe { bindings::rust_helper_get_sched_res(cpu) },
         "per_cpu(sched_res) disagrees with get_sched_res()"
     );

@@ -162,6 +162,14 @@ pub trait Env {
     fn event(&self, event: Event<Self::Unit>);
     /// `SCHED_STAT_CRANK`.
     fn stat(&self, stat: Stat);
+    /// `SCHED_STAT_CRANK` of a counter that takes work to choose: `which`
+    /// only runs if counters are kept at all (without
+    /// `CONFIG_PERF_COUNTERS`, C's compiler drops the choice with the
+    /// crank). `which` must have no effect besides its result.
+    #[inline]
+    fn stat_with(&self, which: impl FnOnce() -> Stat) {
+        self.stat(which());
+    }
 }
 
 fn slot_of<E: Env>(env: &E, unit: E::Unit, cpu: u32) -> Slot {
@@ -300,10 +308,12 @@ pub fn wake<E: Env>(env: &E, unit: E::Unit) {
         env.stat(Stat::UnitWakeOnrunq);
         return;
     }
-    env.stat(if env.is_runnable(unit) {
-        Stat::UnitWakeRunnable
-    } else {
-        Stat::UnitWakeNotRunnable
+    env.stat_with(|| {
+        if env.is_runnable(unit) {
+            Stat::UnitWakeRunnable
+        } else {
+            Stat::UnitWakeNotRunnable
+        }
     });
 
     let slot = env.slot(cpu);
@@ -457,47 +467,55 @@ pub fn schedule<E: Env>(env: &E, cur_cpu: u32, tasklet_work: bool) -> Next<E::Un
 
     // A pCPU new in the pool, or back online, may find a waiting unit.
     if next.is_none() {
-        let taken = env.with_waitq(|wq| {
-            if wq.is_empty() {
-                return None;
-            }
-            // The waiting unit may be racing with vcpu_wake() on its own
-            // runqueue lock: only trylock it, keeping it across the change.
-            let mut held = None;
-            let outcome = handoff::offer(
-                wq,
-                |w| env.affinity(w),
-                sched_cpu,
-                |w| {
-                    held = env.trylock_master(w, sched_cpu);
-                    held.is_some()
-                },
-            );
-            match outcome {
-                Handoff::Taken(w) => {
-                    unit_assign(env, w, sched_cpu);
-                    wq.remove(w);
-                    drop(held);
-                    Some(w)
-                }
-                Handoff::Contended => {
-                    // Do not leave a unit waiting while we are free: retry.
-                    if !wq.is_empty() {
-                        env.raise_softirq(cur_cpu);
-                    }
-                    None
-                }
-                Handoff::NoneSuitable => None,
-            }
-        });
-        next = taken.map(Next::Unit);
-        if next.is_none() && !env.free().test(sched_cpu) {
-            env.mark_free(sched_cpu, true);
-        }
+        next = take_waiting(env, cur_cpu, sched_cpu).map(Next::Unit);
     }
 
     match next {
         Some(Next::Unit(u)) if env.runnable_state(u) => Next::Unit(u),
         _ => Next::Idle,
     }
+}
+
+/// The part of `null_schedule()` for a pCPU with nothing assigned: hand it
+/// to a waiting unit, or mark it free. Out of line: most schedules find
+/// their unit assigned, and do not pay for this one's registers.
+#[inline(never)]
+fn take_waiting<E: Env>(env: &E, cur_cpu: u32, sched_cpu: u32) -> Option<E::Unit> {
+    let taken = env.with_waitq(|wq| {
+        if wq.is_empty() {
+            return None;
+        }
+        // The waiting unit may be racing with vcpu_wake() on its own
+        // runqueue lock: only trylock it, keeping it across the change.
+        let mut held = None;
+        let outcome = handoff::offer(
+            wq,
+            |w| env.affinity(w),
+            sched_cpu,
+            |w| {
+                held = env.trylock_master(w, sched_cpu);
+                held.is_some()
+            },
+        );
+        match outcome {
+            Handoff::Taken(w) => {
+                unit_assign(env, w, sched_cpu);
+                wq.remove(w);
+                drop(held);
+                Some(w)
+            }
+            Handoff::Contended => {
+                // Do not leave a unit waiting while we are free: retry.
+                if !wq.is_empty() {
+                    env.raise_softirq(cur_cpu);
+                }
+                None
+            }
+            Handoff::NoneSuitable => None,
+        }
+    });
+    if taken.is_none() && !env.free().test(sched_cpu) {
+        env.mark_free(sched_cpu, true);
+    }
+    taken
 }
