@@ -97,6 +97,13 @@ void probe(void)
     DEFINE_STR(XENLOG_G_INFO, XENLOG_G_INFO);
     DEFINE_STR(XENLOG_G_WARNING, XENLOG_G_WARNING);
 
+#ifdef CONFIG_X86
+    /* smp_processor_id() (rust/xen/arch/x86.rs). */
+    DEFINE(STACK_SIZE, STACK_SIZE);
+    DEFINE(SIZEOF_cpu_info, sizeof(struct cpu_info));
+    DEFINE(OFFSET_cpu_info__processor_id, offsetof(struct cpu_info, processor_id));
+#endif
+
 #ifdef CONFIG_PERF_COUNTERS
     DEFINE(PERFC_unit_alloc, PERFC_unit_alloc);
     DEFINE(PERFC_unit_insert, PERFC_unit_insert);

@@ -462,8 +462,7 @@ pub unsafe extern "C" fn null_rs_schedule(
     _now: s_time_t,
     tasklet_work_scheduled: bool,
 ) {
-    // SAFETY: no precondition.
-    let cur_cpu = unsafe { bindings::rust_helper_smp_processor_id() };
+    let cur_cpu = crate::xen::smp::processor_id();
     #[cfg(xen_debug)]
     {
         // SAFETY: `current` is the running vCPU, whose unit is live.

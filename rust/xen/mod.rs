@@ -9,5 +9,6 @@ pub mod percpu;
 pub mod perfc;
 pub mod printk;
 pub mod sched_if;
+pub mod smp;
 pub mod spinlock;
 pub mod trace;
