@@ -76,6 +76,14 @@ void probe(void)
     OFFSET(domain, sched_unit_list);
     OFFSET(cpupool, res_valid);
     OFFSET(vcpu, sched_unit);
+    OFFSET(vcpu, vcpu_id);
+    OFFSET(vcpu, domain);
+    OFFSET(vcpu, next_in_list);
+    OFFSET(vcpu, new_state);
+    OFFSET(vcpu, pause_flags);
+    OFFSET(vcpu, pause_count);
+    OFFSET(domain, pause_count);
+    OFFSET(sched_unit, vcpu_list);
 
     DEFINE(SIZEOF_spinlock_t, sizeof(spinlock_t));
     DEFINE(ALIGNOF_spinlock_t, __alignof__(spinlock_t));
@@ -87,6 +95,10 @@ void probe(void)
     DEFINE(XEN_SCHEDULER_NULL, XEN_SCHEDULER_NULL);
     DEFINE(SCHEDULE_SOFTIRQ, SCHEDULE_SOFTIRQ);
     DEFINE(DOMID_IDLE, DOMID_IDLE);
+    DEFINE(VPF_blocked, VPF_blocked);
+    DEFINE(RUNSTATE_running, RUNSTATE_running);
+    DEFINE(RUNSTATE_blocked, RUNSTATE_blocked);
+    DEFINE(RUNSTATE_offline, RUNSTATE_offline);
     DEFINE(ENOMEM, ENOMEM);
     DEFINE(TRC_SNULL_PICKED_CPU, TRC_SCHED_CLASS_EVT(SNULL, 1));
     DEFINE(TRC_SNULL_UNIT_ASSIGN, TRC_SCHED_CLASS_EVT(SNULL, 2));

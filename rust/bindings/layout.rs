@@ -94,3 +94,14 @@ same!(domain, domain_id => OFFSET_domain__domain_id, sched_priv => OFFSET_domain
 same!(domain, cpupool => OFFSET_domain__cpupool, sched_unit_list => OFFSET_domain__sched_unit_list);
 same!(cpupool, res_valid => OFFSET_cpupool__res_valid);
 same!(vcpu, sched_unit => OFFSET_vcpu__sched_unit);
+same!(
+    vcpu,
+    vcpu_id => OFFSET_vcpu__vcpu_id,
+    domain => OFFSET_vcpu__domain,
+    next_in_list => OFFSET_vcpu__next_in_list,
+    new_state => OFFSET_vcpu__new_state,
+    pause_flags => OFFSET_vcpu__pause_flags,
+    pause_count => OFFSET_vcpu__pause_count,
+);
+same!(domain, pause_count => OFFSET_domain__pause_count);
+same!(sched_unit, vcpu_list => OFFSET_sched_unit__vcpu_list);

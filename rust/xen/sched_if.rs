@@ -1,9 +1,9 @@
 //! The scheduler interface of `xen/common/sched/private.h`: units,
 //! resources and domains as seen by a scheduler.
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
-use crate::bindings;
+use crate::bindings::{self, gcc};
 use crate::xen::cpumask::{CpuMask, MaskVar};
 
 /// A `struct sched_unit *` handed to us by Xen.
@@ -100,9 +100,65 @@ impl Unit {
     }
 
     /// `unit_runnable_state()`; caller holds the unit's runqueue lock.
+    ///
+    /// Xen 4.17's inline (`private.h`), in Rust: C inlines it into
+    /// `null_schedule()`, and the helper call cost as much again. Debug
+    /// builds compare with the helper, which writes the same states.
     pub fn runnable_state(self) -> bool {
-        // SAFETY: live unit; the lock requirement is the caller's.
-        unsafe { bindings::rust_helper_unit_runnable_state(self.as_ptr()) }
+        let ret = self.runnable_state_here();
+        #[cfg(debug_assertions)]
+        {
+            // SAFETY: as below; the helper is Xen's own inline.
+            let c = unsafe { bindings::rust_helper_unit_runnable_state(self.as_ptr()) };
+            // The pause counts may change meanwhile (vcpu_pause() bumps
+            // them before taking this lock): a real difference persists.
+            if c != ret {
+                assert!(
+                    self.runnable_state_here() == c,
+                    "unit_runnable_state() disagrees with the C helper"
+                );
+            }
+        }
+        ret
+    }
+
+    fn runnable_state_here(self) -> bool {
+        let u = self.as_ptr();
+        // SAFETY: live unit whose runqueue lock the caller holds: its vCPU
+        // list and each vCPU's new_state are stable and ours to write; the
+        // pause fields change concurrently and are read once each, as
+        // Xen's atomic_read()s (volatile loads).
+        unsafe {
+            let mut v = (*u).vcpu_list;
+            // is_idle_unit(): is_idle_vcpu(unit->vcpu_list).
+            if (*(*v).domain).domain_id as i128 == gcc::DOMID_IDLE {
+                return true;
+            }
+            let next_unit = (*u).next_in_list;
+            let mut ret = false;
+            // for_each_sched_unit_vcpu(unit, v)
+            while !v.is_null()
+                && (next_unit.is_null() || ((*v).vcpu_id as u32) < (*next_unit).unit_id)
+            {
+                // vcpu_runnable(v); GCC loads pause_flags once for it and
+                // vcpu_runstate_blocked(v), and so do we.
+                let flags = ptr::read_volatile(ptr::addr_of!((*v).pause_flags));
+                let count = ptr::read_volatile(ptr::addr_of!((*v).pause_count.counter));
+                let dcount = ptr::read_volatile(ptr::addr_of!((*(*v).domain).pause_count.counter));
+                let runnable =
+                    (flags | count as core::ffi::c_ulong | dcount as core::ffi::c_ulong) == 0;
+                (*v).new_state = if runnable {
+                    gcc::RUNSTATE_running as u32
+                } else if flags & gcc::VPF_blocked as core::ffi::c_ulong != 0 {
+                    gcc::RUNSTATE_blocked as u32
+                } else {
+                    gcc::RUNSTATE_offline as u32
+                };
+                ret |= runnable;
+                v = (*v).next_in_list;
+            }
+            ret
+        }
     }
 
     /// `sched_set_res(unit, get_sched_res(cpu))`; caller holds the locks
