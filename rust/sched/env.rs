@@ -24,9 +24,11 @@ use crate::xen::trace;
 /// policy function it calls documents; every unit handed to the policy is
 /// a live unit of this scheduler and every pCPU one of its pCPUs.
 pub struct XenEnv<'a> {
-    prv: &'a NullPrivate,
-    nr: u32,
+    /// Our scheduler; `prv` and `nr_cpu_ids` are read when needed, not
+    /// up front: `do_schedule`'s usual path needs neither.
+    ops: *const bindings::scheduler,
     irqs: IrqsOff,
+    _prv: core::marker::PhantomData<&'a NullPrivate>,
 }
 
 impl<'a> XenEnv<'a> {
@@ -36,17 +38,27 @@ impl<'a> XenEnv<'a> {
     /// `ops` is one of our initialised schedulers, and the caller holds the
     /// runqueue lock(s) that the policy function it will call requires.
     pub unsafe fn new(ops: *const bindings::scheduler, irqs: IrqsOff) -> Self {
-        // SAFETY: reading a plain global set at boot.
-        let nr = unsafe { bindings::nr_cpu_ids };
-        // SAFETY: `ops` is ours and initialised (caller's contract).
-        let prv = unsafe { NullPrivate::of(ops) };
-        // INVARIANT: the lock requirements are the caller's.
-        Self { prv, nr, irqs }
+        // INVARIANT: `ops` is ours and initialised, and the lock
+        // requirements are the caller's.
+        Self {
+            ops,
+            irqs,
+            _prv: core::marker::PhantomData,
+        }
     }
 
     /// The scheduler's private data.
-    pub fn prv(&self) -> &NullPrivate {
-        self.prv
+    #[inline]
+    pub fn prv(&self) -> &'a NullPrivate {
+        // SAFETY: `ops` is ours and initialised (type invariant).
+        unsafe { NullPrivate::of(self.ops) }
+    }
+
+    /// `nr_cpu_ids`.
+    #[inline]
+    fn nr(&self) -> u32 {
+        // SAFETY: reading a plain global set at boot.
+        unsafe { bindings::nr_cpu_ids }
     }
 
     fn pcpu(&self, cpu: u32) -> &NullPcpu {
@@ -220,7 +232,7 @@ impl Env for XenEnv<'_> {
     type RunqGuard = TryLocked;
 
     fn nr_cpu_ids(&self) -> u32 {
-        self.nr
+        self.nr()
     }
 
     fn affinity(&self, unit: Unit) -> Affinity<'_, CpuMask> {
@@ -229,7 +241,7 @@ impl Env for XenEnv<'_> {
             soft: unit.soft_affinity(),
             soft_effective: unit.soft_aff_effective(),
             pool: unit.domain().pool_mask(),
-            nr: self.nr,
+            nr: self.nr(),
         }
     }
 
@@ -275,14 +287,14 @@ impl Env for XenEnv<'_> {
     }
 
     fn free(&self) -> &AtomicMask<MASK_WORDS> {
-        &self.prv.cpus_free
+        &self.prv().cpus_free
     }
 
     fn mark_free(&self, cpu: u32, free: bool) {
         if free {
-            self.prv.cpus_free.set(cpu)
+            self.prv().cpus_free.set(cpu)
         } else {
-            self.prv.cpus_free.clear(cpu)
+            self.prv().cpus_free.clear(cpu)
         }
     }
 
@@ -291,7 +303,7 @@ impl Env for XenEnv<'_> {
     }
 
     fn with_waitq<R>(&self, f: impl FnOnce(&Waitq) -> R) -> R {
-        let wq = self.prv.waitq.lock(self.irqs);
+        let wq = self.prv().waitq.lock(self.irqs);
         f(&wq)
     }
 
@@ -344,6 +356,11 @@ impl Env for XenEnv<'_> {
         if trace::enabled() || (cfg!(xen_debug) && printed) {
             self.event_slow(event);
         }
+    }
+
+    #[inline(always)]
+    fn tracing(&self) -> bool {
+        trace::enabled()
     }
 
     fn stat(&self, stat: Stat) {

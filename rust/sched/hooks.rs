@@ -463,6 +463,9 @@ pub unsafe extern "C" fn null_rs_schedule(
     tasklet_work_scheduled: bool,
 ) {
     let cur_cpu = crate::xen::smp::processor_id();
+    // Read once, before the policy's stores (which the compiler cannot
+    // tell apart from per-CPU data), for the idle unit at the end.
+    let cur_res = Resource::of(cur_cpu);
     #[cfg(xen_debug)]
     {
         // SAFETY: `current` is the running vCPU, whose unit is live.
@@ -479,10 +482,12 @@ pub unsafe extern "C" fn null_rs_schedule(
     );
     let next = match next {
         Next::Unit(u) => u,
-        Next::Idle => Resource::of(cur_cpu).idle_unit(),
+        Next::Idle => cur_res.idle_unit(),
     };
     #[cfg(xen_debug)]
     unit_check(next);
-    // SAFETY: `prev` is live for the duration of do_schedule (contract).
-    unsafe { unit(prev) }.set_next(next);
+    // SAFETY: `prev` is live for the duration of do_schedule (contract),
+    // so not NULL (Xen's schedule() has just dereferenced it).
+    let prev = unsafe { Unit::from_raw(prev).unwrap_unchecked() };
+    prev.set_next(next);
 }

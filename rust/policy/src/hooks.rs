@@ -160,6 +160,13 @@ pub trait Env {
     fn raise_softirq_mask(&self, scratch_cpu: u32, nwords: usize, word: impl Fn(usize) -> u64);
     /// Report a trace record / log line.
     fn event(&self, event: Event<Self::Unit>);
+    /// Whether reporting an [`Event::Schedule`] or [`Event::Tasklet`] has
+    /// any effect (xentrace is on); when it has none, [`schedule`] may skip
+    /// building them.
+    #[inline]
+    fn tracing(&self) -> bool {
+        true
+    }
     /// `SCHED_STAT_CRANK`.
     fn stat(&self, stat: Stat);
     /// `SCHED_STAT_CRANK` of a counter that takes work to choose: `which`
@@ -452,6 +459,28 @@ pub fn schedule<E: Env>(env: &E, cur_cpu: u32, tasklet_work: bool) -> Next<E::Un
     env.stat(Stat::Schedule);
 
     let assigned = env.slot(sched_cpu);
+    // The usual schedule: the pCPU has its unit, no tasklet work, nothing
+    // to trace. Only whether the unit may run is left to find out; the
+    // rest stays out of line, with the registers it needs.
+    if let (Some(unit), false, false) = (assigned, tasklet_work, env.tracing()) {
+        return if env.runnable_state(unit) {
+            Next::Unit(unit)
+        } else {
+            Next::Idle
+        };
+    }
+    schedule_slow(env, cur_cpu, sched_cpu, tasklet_work, assigned)
+}
+
+/// The rest of `null_schedule()`: tracing, tasklet work, or no unit.
+#[inline(never)]
+fn schedule_slow<E: Env>(
+    env: &E,
+    cur_cpu: u32,
+    sched_cpu: u32,
+    tasklet_work: bool,
+    assigned: Option<E::Unit>,
+) -> Next<E::Unit> {
     env.event(Event::Schedule {
         cpu: cur_cpu,
         tasklet: tasklet_work,
@@ -477,9 +506,7 @@ pub fn schedule<E: Env>(env: &E, cur_cpu: u32, tasklet_work: bool) -> Next<E::Un
 }
 
 /// The part of `null_schedule()` for a pCPU with nothing assigned: hand it
-/// to a waiting unit, or mark it free. Out of line: most schedules find
-/// their unit assigned, and do not pay for this one's registers.
-#[inline(never)]
+/// to a waiting unit, or mark it free.
 fn take_waiting<E: Env>(env: &E, cur_cpu: u32, sched_cpu: u32) -> Option<E::Unit> {
     let taken = env.with_waitq(|wq| {
         if wq.is_empty() {
