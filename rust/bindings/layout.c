@@ -96,6 +96,7 @@ void probe(void)
     DEFINE(SCHEDULE_SOFTIRQ, SCHEDULE_SOFTIRQ);
     DEFINE(DOMID_IDLE, DOMID_IDLE);
     DEFINE(VPF_blocked, VPF_blocked);
+    DEFINE(VPF_down, VPF_down);
     DEFINE(RUNSTATE_running, RUNSTATE_running);
     DEFINE(RUNSTATE_blocked, RUNSTATE_blocked);
     DEFINE(RUNSTATE_offline, RUNSTATE_offline);

@@ -88,9 +88,48 @@ impl Unit {
     }
 
     /// `is_unit_online()`.
+    ///
+    /// Xen 4.17's inline (`private.h`), in Rust, as
+    /// [`Unit::runnable_state`] is; debug builds compare with the helper.
     pub fn is_online(self) -> bool {
-        // SAFETY: live unit.
-        unsafe { bindings::rust_helper_is_unit_online(self.as_ptr()) }
+        let online = self.is_online_here();
+        #[cfg(debug_assertions)]
+        // SAFETY: live unit; Xen's own inline. A vCPU going up or down
+        // meanwhile is re-checked once before a difference is reported.
+        if online != unsafe { bindings::rust_helper_is_unit_online(self.as_ptr()) } {
+            assert!(
+                // SAFETY: as above.
+                self.is_online_here()
+                    == unsafe { bindings::rust_helper_is_unit_online(self.as_ptr()) },
+                "is_unit_online() disagrees with the C helper"
+            );
+        }
+        online
+    }
+
+    fn is_online_here(self) -> bool {
+        let u = self.as_ptr();
+        let mut online = false;
+        // SAFETY: live unit; its vCPU list does not change while it is in a
+        // scheduler. pause_flags changes concurrently and is read once per
+        // vCPU, volatile, as test_bit()'s asm does.
+        unsafe {
+            let next_unit = (*u).next_in_list;
+            let mut v = (*u).vcpu_list;
+            // for_each_sched_unit_vcpu(unit, v)
+            while !v.is_null()
+                && (next_unit.is_null() || ((*v).vcpu_id as u32) < (*next_unit).unit_id)
+            {
+                // is_vcpu_online(v): !test_bit(_VPF_down, &v->pause_flags)
+                let flags = ptr::read_volatile(ptr::addr_of!((*v).pause_flags));
+                if flags & gcc::VPF_down as core::ffi::c_ulong == 0 {
+                    online = true;
+                    break;
+                }
+                v = (*v).next_in_list;
+            }
+        }
+        online
     }
 
     /// `unit_runnable()`.
