@@ -16,6 +16,9 @@ include $(NULL_RUST_SRC)/kbuild/arch/$(SRCARCH).mk
 NULL_RUST_RUSTFLAGS += $(if $(CONFIG_DEBUG),-C debug-assertions=on,-C debug-assertions=off)
 NULL_RUST_RUSTFLAGS += -C panic=abort -C force-unwind-tables=no
 
+# Optimisation level of the object (and of the core it is built with).
+NULL_RUST_OPT_LEVEL ?= s
+
 NULL_RUST_TARGET_DIR := $(abs_objtree)/$(obj)/.null-rust-target
 NULL_RUST_LIB := $(NULL_RUST_TARGET_DIR)/$(NULL_RUST_TRIPLE)/release/libxen_null_sched.a
 
@@ -37,6 +40,7 @@ $(obj)/null-rust.o: $(NULL_RUST_SRC)/kbuild/null-rust.lds FORCE
 	    "NULL_RUST_TOOLCHAIN='$(NULL_RUST_TOOLCHAIN)'" \
 	    "NULL_RUST_CARGO_FLAGS='$(NULL_RUST_CARGO_FLAGS)'" > $(@D)/.null-rust.env
 	$(Q)env -u CFLAGS -u CC -u LDFLAGS -u MAKEFLAGS -u MFLAGS \
+	    CARGO_PROFILE_RELEASE_OPT_LEVEL=$(NULL_RUST_OPT_LEVEL) \
 	    XEN_OBJTREE=$(abs_objtree) XEN_SRCTREE=$(abs_srctree) \
 	    XEN_CC="$(CC)" XEN_CFLAGS="$(null_rust_cflags)" \
 	    RUSTFLAGS="$(NULL_RUST_RUSTFLAGS)" \

@@ -16,6 +16,9 @@
 //! rest needs a configured Xen tree (`cfg(xen)`, set by build.rs).
 
 #![cfg_attr(xen, no_std)]
+// The hot hooks are optimised for speed in an object built for size
+// (kbuild/null-rust.mk): nightly, as the hypervisor build already is.
+#![cfg_attr(xen, feature(optimize_attribute))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(clippy::missing_safety_doc)]

@@ -253,6 +253,7 @@ impl Env for XenEnv<'_> {
         unit.is_runnable()
     }
 
+    #[inline(always)]
     fn runnable_state(&self, unit: Unit) -> bool {
         unit.runnable_state()
     }

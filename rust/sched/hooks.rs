@@ -327,6 +327,7 @@ pub unsafe extern "C" fn null_rs_unit_remove(ops: *const scheduler, unit_ptr: *m
 /// # Safety
 /// Called by Xen (`vcpu_wake()`) with the unit's runqueue lock held, IRQs off.
 #[no_mangle]
+#[optimize(speed)]
 pub unsafe extern "C" fn null_rs_unit_wake(ops: *const scheduler, unit_ptr: *mut sched_unit) {
     // SAFETY: Xen calls wake with the unit's runqueue lock taken irqsave.
     let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
@@ -340,6 +341,7 @@ pub unsafe extern "C" fn null_rs_unit_wake(ops: *const scheduler, unit_ptr: *mut
 /// Called by Xen (`vcpu_sleep_nosync()`) with the unit's runqueue lock
 /// held, IRQs off.
 #[no_mangle]
+#[optimize(speed)]
 pub unsafe extern "C" fn null_rs_unit_sleep(ops: *const scheduler, unit_ptr: *mut sched_unit) {
     // SAFETY: Xen calls sleep with the unit's runqueue lock taken irqsave.
     let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
@@ -352,6 +354,7 @@ pub unsafe extern "C" fn null_rs_unit_sleep(ops: *const scheduler, unit_ptr: *mu
 /// # Safety
 /// Called by Xen with the unit's runqueue lock held, IRQs off.
 #[no_mangle]
+#[optimize(speed)]
 pub unsafe extern "C" fn null_rs_res_pick(
     ops: *const scheduler,
     unit_ptr: *const sched_unit,
@@ -456,6 +459,7 @@ fn unit_check(u: Unit) {
 /// Called by Xen's `schedule()` with the resource's runqueue lock held,
 /// IRQs off, `prev` the unit running so far.
 #[no_mangle]
+#[optimize(speed)]
 pub unsafe extern "C" fn null_rs_schedule(
     ops: *const scheduler,
     prev: *mut sched_unit,

@@ -143,6 +143,7 @@ impl Unit {
     /// Xen 4.17's inline (`private.h`), in Rust: C inlines it into
     /// `null_schedule()`, and the helper call cost as much again. Debug
     /// builds compare with the helper, which writes the same states.
+    #[inline(always)] // do_schedule's path, in an object built for size.
     pub fn runnable_state(self) -> bool {
         let ret = self.runnable_state_here();
         #[cfg(debug_assertions)]
@@ -161,6 +162,7 @@ impl Unit {
         ret
     }
 
+    #[inline(always)]
     fn runnable_state_here(self) -> bool {
         let u = self.as_ptr();
         // SAFETY: live unit whose runqueue lock the caller holds: its vCPU
