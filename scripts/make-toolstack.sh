@@ -201,7 +201,14 @@ case $mode in
     idle) ;;
     *) echo "XEN-NULL-RS: guest $name: unknown xnr_mode=$mode" ;;
 esac
-while :; do sleep 3600; done
+# udev's part in vCPU hotplug: `xl vcpu-set` up only makes the CPU present
+# in the guest (drivers/xen/cpu_hotplug.c); onlining it is userspace's job.
+while :; do
+    for f in /sys/devices/system/cpu/cpu[0-9]*/online; do
+        [ "$(cat "$f" 2>/dev/null)" = 0 ] && echo 1 > "$f" 2>/dev/null
+    done
+    sleep 1
+done
 INIT
     chmod 755 "$root/init"
     make_cpio "$root" "$GUEST_INITRD"
