@@ -9,8 +9,12 @@
 #           the C reference (null.c) from the same tree, default and debug
 #   binary: audit of xen-syms (codegen rules), link provenance
 #   boot:   QEMU boots with sched=null (4 pCPUs, and sched-gran=core on SMT)
-#           for all four builds; xl in dom0 starts PV guests on sched=null
-#           and on a null cpupool of a credit2 boot (test_xl)
+#           for all four builds
+#   xl:     on the debug builds, the toolstack in dom0 (test_xl): guests on
+#           sched=null and on a null cpupool of a credit2 boot, overcommit
+#           and FIFO waiters, vcpu-pin, vCPU hotplug, pCPU remove/add,
+#           cpupool-migrate, 50 create/destroy cycles, allocation failures
+#           (Rust); then the placements of both builds must agree
 #
 # Ends with one line "all: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
@@ -88,16 +92,26 @@ link_tests() {
 }
 step "link: Rust object in, null.o out (and reverse for C)" link_tests
 
-"$REPO/scripts/make-dom0.sh" >/dev/null || die "dom0 kernel/initrd failed"
+"$REPO/scripts/make-dom0.sh" >/dev/null || die "dom0 kernels/initrds failed"
+# Boot tests on every build; the xl scenarios (test_xl: guests, cpupools,
+# affinity, hotplug, churn, allocation failures) on the debug builds, where
+# Xen's ASSERTs and our invariant checks are live.
 boot() {
     local build=$1 flavour=${1%%-*}
+    shift
     need_build "$build" || return 1
     XEN_IMAGE=$(tree "$build")/xen/xen XEN_FLAVOUR=$flavour XEN_LOG_TAG=$build \
-        python3 tests/system/run.py
+        python3 tests/system/run.py "$@"
 }
-for b in rust-debug rust-default c-debug c-default; do
-    step "boot: $b" boot "$b"
+for b in rust-debug c-debug; do
+    step "boot + xl scenarios: $b" boot "$b" test_boot test_xl
 done
+for b in rust-default c-default; do
+    step "boot: $b" boot "$b" test_boot
+done
+step "xl scenarios: Rust placements equal null.c's" \
+    python3 tests/system/compare_placements.py \
+    "$CACHE/logs/rust-debug-placements.json" "$CACHE/logs/c-debug-placements.json"
 
 for f in "${failures[@]}"; do log "failed: $f"; done
 echo "all: $passed passed, $failed failed"

@@ -33,15 +33,23 @@ fn dump_unit(nvc: &NullUnit) {
 /// `dump_cpu_state`.
 ///
 /// # Safety
-/// Called by Xen's `r` key handler for a pCPU of scheduler `ops`.
+/// Called by Xen's `r` key handler for a pCPU of scheduler `ops`, or, when
+/// `ops` is the boot scheduler, for a pCPU in no cpupool: `schedule_dump(NULL)`
+/// dumps free pCPUs with the default scheduler's hooks. Such a pCPU
+/// belongs to the idle scheduler and has no `NullPcpu` (null.c
+/// dereferences NULL there; seen after `xl cpupool-cpu-remove` on a
+/// `sched=null` boot, tests/system/test_xl.py).
 #[no_mangle]
-pub unsafe extern "C" fn null_rs_dump_pcpu(_ops: *const scheduler, cpu: c_int) {
+pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
     let cpu = cpu as c_uint;
     let mut flags: c_ulong = 0;
     // SAFETY: a valid pCPU; the helper stores the flags for the unlock.
     let lock = unsafe { bindings::rust_helper_pcpu_schedule_lock_irqsave(cpu, &mut flags) };
-    // SAFETY: `cpu` is one of ours (contract), and its lock is held.
-    let npc = unsafe { NullPcpu::of(cpu) };
+    // A free pCPU (see above) is not ours: no unit to show.
+    let ours = Resource::of(cpu).scheduler() == ops;
+    // SAFETY: `cpu` is one of ours (checked just above), and its lock is
+    // held.
+    let npc = ours.then(|| unsafe { NullPcpu::of(cpu) });
 
     // SAFETY: per-CPU topology masks of a valid pCPU.
     let (sibling, core) = unsafe {
@@ -58,13 +66,16 @@ pub unsafe extern "C" fn null_rs_dump_pcpu(_ops: *const scheduler, cpu: c_int) {
         nr_cpu_ids(),
         core
     );
-    if let Some(u) = npc.get() {
+    if let Some(u) = npc.and_then(NullPcpu::get) {
         printk!(", unit=%pdv%d", u.domain().as_ptr(), u.id());
     }
     printk!("\n");
 
     // The current unit; nothing to say for the idle unit.
-    if let Some(curr) = Resource::of(cpu).curr().filter(|u| !u.priv_().is_null()) {
+    if let Some(curr) = Resource::of(cpu)
+        .curr()
+        .filter(|u| ours && !u.priv_().is_null())
+    {
         // SAFETY: a unit running on our pCPU has our NullUnit.
         let nvc = unsafe { NullUnit::of(curr) };
         if !nvc.unit.is_idle() {

@@ -24,7 +24,7 @@ impl<T> XBox<T> {
     /// Allocate and move `value` in; `Err` when Xen's heap is exhausted.
     pub fn try_new(value: T) -> Result<Self, AllocError> {
         #[cfg(xen_debug)]
-        if fault::inject() {
+        if fault::inject(core::any::type_name::<T>()) {
             return Err(AllocError);
         }
         // SAFETY: `_xzalloc` may be called with any size and alignment from
@@ -78,7 +78,7 @@ impl<T> Drop for XBox<T> {
 /// failed: Xen panics on those by design.
 #[cfg(xen_debug)]
 mod fault {
-    use core::ffi::c_uint;
+    use core::ffi::{c_int, c_uint};
     use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
     use crate::bindings;
@@ -87,8 +87,8 @@ mod fault {
     /// Allocations counted so far (after boot).
     static COUNT: AtomicU32 = AtomicU32::new(0);
 
-    /// Whether this allocation must fail.
-    pub fn inject() -> bool {
+    /// Whether this allocation (of a `what`) must fail.
+    pub fn inject(what: &str) -> bool {
         // SAFETY: both are plain globals, written by Xen during boot (the
         // parameter when parsing the command line, the state as boot
         // progresses); racy reads of aligned words are fine here.
@@ -97,12 +97,14 @@ mod fault {
             return false;
         }
         let n = COUNT.fetch_add(1, Relaxed) + 1;
-        if n % every != 0 {
+        if !n.is_multiple_of(every) {
             return false;
         }
         printk!(
-            "null: injected allocation failure (allocation %u)\n",
-            n as c_uint
+            "null: injected allocation failure %u (%.*s)\n",
+            n as c_uint,
+            what.len() as c_int,
+            what.as_ptr()
         );
         true
     }

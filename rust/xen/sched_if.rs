@@ -244,6 +244,13 @@ impl Resource {
         unsafe { (*self.as_ptr()).sched_priv }
     }
 
+    /// `sr->scheduler`: the scheduler instance the pCPU belongs to (the
+    /// idle scheduler's while it is in no cpupool).
+    pub fn scheduler(self) -> *const bindings::scheduler {
+        // SAFETY: live resource.
+        unsafe { (*self.as_ptr()).scheduler }
+    }
+
     /// `sr->curr`.
     pub fn curr(self) -> Option<Unit> {
         // SAFETY: live resource; `curr` is a live unit (or null early).

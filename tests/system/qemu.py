@@ -34,7 +34,11 @@ TYPE_PAUSE = 0.05
 # Lines Xen prints on the serial console: its own, and early output of
 # domUs via the console_io hypercall (guest_loglvl=all).
 XEN_LINE = re.compile(r"\((XEN|d\d+)\) ")
-XEN_PANIC = r"\(XEN\) Panic on CPU \d+:"
+# Printed by the dom0 /init when its shell ended and it starts another.
+SHELL_EXITED = r"XEN-NULL-RS: shell exited \(\d+\), restarting\n"
+# Xen itself died, or dom0 did (e.g. its init exited): nothing more will
+# answer on the console.
+XEN_PANIC = r"\(XEN\) (?:Panic on CPU \d+:|Hardware Dom0 crashed)"
 
 
 class QemuExited(RuntimeError):
@@ -115,6 +119,7 @@ class XenQemu:
         self._text = ""      # serial output so far, decoded, "\r" dropped
         self._eof = False
         self._commands = 0   # numbers the markers of sh_status()
+        self.shell_restarts = 0
         self.started = time.monotonic()
         try:
             self._proc = subprocess.Popen(
@@ -262,12 +267,22 @@ class XenQemu:
         # else runs, so it is the status of `cmd`.
         line = (f"echo XNR-BEGIN-$(({n}+0)); {{ {cmd}\n"
                 f"}} </dev/null 2>&1; echo XNR-END-$(({n}+0))-$?\n")
-        pos = self.position()
-        data = line.encode()
-        for i in range(0, len(data), TYPE_CHUNK):
-            self.send(data[i:i + TYPE_CHUNK])
-            time.sleep(TYPE_PAUSE)
-        begin = self._wait_in_command(rf"XNR-BEGIN-{n}\n", cmd, timeout, pos)
+        for attempt in range(3):
+            pos = self.position()
+            data = line.encode()
+            for i in range(0, len(data), TYPE_CHUNK):
+                self.send(data[i:i + TYPE_CHUNK])
+                time.sleep(TYPE_PAUSE)
+            begin = self._wait_in_command(
+                rf"XNR-BEGIN-{n}\n|{SHELL_EXITED}", cmd, timeout, pos)
+            if not re.match(SHELL_EXITED, begin[0]):
+                break
+            # The shell ended before reading the line (the dom0 /init
+            # starts a new one): the command never ran, so type it again.
+            self.shell_restarts += 1
+            self.wait_for(r"/ # ", timeout, since=begin.end())
+        else:
+            raise QemuExited(f"dom0 shell keeps exiting; see {self.log_path}")
         end = self._wait_in_command(rf"XNR-END-{n}-(\d+)\n", cmd, timeout,
                                     begin.end())
         output = self.text[begin.end():end.start()]
@@ -284,7 +299,7 @@ class XenQemu:
             raise TimeoutError(f"dom0 command `{cmd}`: {e}; console ends:\n"
                                + self.text[-3000:]) from None
         if re.match(XEN_PANIC, match[0]):
-            raise XenPanic(f"Xen panicked during dom0 command `{cmd}`; "
+            raise XenPanic(f"Xen or dom0 died during dom0 command `{cmd}`; "
                            f"see {self.log_path}; console ends:\n"
                            + self.text[-3000:])
         return match

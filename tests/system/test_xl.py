@@ -2,13 +2,26 @@
 
 Boots the dom0 from $CACHE/dom0/initrd-xl.gz (scripts/make-toolstack.sh):
 xenstored and xenconsoled running, a shell on the console that
-`XenQemu.sh()` types into, and a PV test guest started with `xnr-guest`.
+`XenQemu.sh()` types into, and PV test guests started with `xnr-guest`
+(modes: busy = every vCPU always runnable, idle = vCPUs block).
+
+Each class boots one machine (`-smp 4`) and runs its scenarios in order
+(test_1_..., test_2_...); every scenario starts from, and restores, the
+boot's clean state (no guests). The `r` dump is the truth about placement
+(`xl vcpu-list` cannot show a waiting vCPU).
+
+Where null.c is deterministic for a given sequence of xl commands, the
+scenarios assert the exact placement; placements are also recorded (see
+`observe`) in $CACHE/logs/$XEN_LOG_TAG-placements.json, and
+compare_placements.py checks that the Rust and the C build recorded the
+same ones.
 
 Environment: as test_boot.py (XEN_IMAGE, XEN_FLAVOUR, XEN_LOG_TAG,
 XEN_NULL_CACHE).
 """
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -17,22 +30,33 @@ import time
 import unittest
 from pathlib import Path
 
-from qemu import XenQemu
+from qemu import XEN_PANIC, XenQemu
 from test_boot import parse_cpulist, parse_null_dump
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
 XEN_IMAGE = os.environ.get("XEN_IMAGE")
 FLAVOUR = os.environ.get("XEN_FLAVOUR")
+TAG = os.environ.get("XEN_LOG_TAG", FLAVOUR or "xen")
 
 # Printed by the dom0 /init (scripts/make-toolstack.sh).
 TOOLSTACK = r"XEN-NULL-RS: toolstack (ready|failed: .*)\n"
 
-# A TCG boot to the toolstack takes 20-30 s, a guest ~15 s from `xl create`
+# A TCG boot to the toolstack takes 20-40 s, a guest ~15 s from `xl create`
 # to its init; allow for a machine shared with other QEMUs.
 BOOT_TIMEOUT = 300
 GUEST_TIMEOUT = 240
+# How long a state change may take to show in the 'r' dump (vCPU hotplug
+# runs in the guest; a destroyed domain leaves the scheduler from an RCU
+# callback).
+SETTLE_TIMEOUT = 120
 LOG_TAIL_LINES = 80
+CHURN_CYCLES = 50
+
+# Written by the Rust build's fault injection (rust/xen/alloc.rs).
+INJECTED = r"null: injected allocation failure (\d+) \(([\w:]+)\)"
+
+PLACEMENTS = CACHE / "logs" / f"{TAG}-placements.json"
 
 
 def setUpModule():
@@ -40,6 +64,16 @@ def setUpModule():
         # Idempotent and cached; builds initrd-xl.gz too.
         subprocess.run([str(REPO / "scripts" / "make-dom0.sh")], check=True,
                        stdout=subprocess.DEVNULL)
+        PLACEMENTS.parent.mkdir(parents=True, exist_ok=True)
+        PLACEMENTS.write_text("{}\n")
+
+
+def observe(scenario, key, value):
+    """Record a placement that null.c's rules make deterministic, for the
+    Rust-vs-C comparison (compare_placements.py)."""
+    data = json.loads(PLACEMENTS.read_text())
+    data.setdefault(scenario, {})[key] = value
+    PLACEMENTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def pool_sections(dump):
@@ -56,139 +90,466 @@ def xl_field(output, name):
     return m[1].strip()
 
 
-@unittest.skipUnless(XEN_IMAGE, "XEN_IMAGE is not set: nothing to boot "
-                     "(point it at a built xen/xen)")
-class XlScenarios(unittest.TestCase):
+def waitq(info):
+    """The waitqueue of a null dump as a list of "dNvM", oldest first."""
+    return [w.strip() for w in info["waitqueue"].split(",") if w.strip()]
 
-    @contextlib.contextmanager
-    def boot(self, xen_cmdline, smp="4"):
-        """Boot to a running toolstack; on any failure dump the log tail."""
-        name = self.id().rsplit(".", 1)[-1]
-        tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
-        log_path = CACHE / "logs" / f"{tag}-{name}.log"
-        vm = XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
-                     CACHE / "dom0" / "initrd-xl.gz", xen_cmdline=xen_cmdline,
-                     smp=smp, log_path=log_path)
+
+def placement(info):
+    """{"dNvM": pcpu} of every unit in a null dump (-1: waiting)."""
+    return {f"d{d}v{u}": p for units in info["domains"].values()
+            for d, u, p in units}
+
+
+class XlMachine(unittest.TestCase):
+    """One booted machine per class; subclasses set XEN_CMDLINE."""
+
+    XEN_CMDLINE = ""
+    DOM0_CMDLINE = ""
+    # Record each asserted state for compare_placements.py (not where only
+    # one build runs the scenario).
+    RECORD = True
+    vm = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not XEN_IMAGE:
+            raise unittest.SkipTest("XEN_IMAGE is not set: nothing to boot")
+        log_path = CACHE / "logs" / f"{TAG}-{cls.__name__}.log"
+        cls.vm = XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
+                         CACHE / "dom0" / "initrd-xl.gz",
+                         xen_cmdline=cls.XEN_CMDLINE,
+                         dom0_cmdline=cls.DOM0_CMDLINE, log_path=log_path)
         try:
-            ready = vm.wait_for(TOOLSTACK, BOOT_TIMEOUT)
+            ready = cls.vm.wait_for(TOOLSTACK, BOOT_TIMEOUT)
             if ready[1] != "ready":
-                self.fail(f"dom0: toolstack {ready[1]}")
-            self.log(f"toolstack ready after "
-                     f"{time.monotonic() - vm.started:.1f} s")
-            yield vm
+                raise RuntimeError(f"dom0: toolstack {ready[1]}")
         except BaseException:
-            tail = vm.text.splitlines()[-LOG_TAIL_LINES:]
-            print(f"\n----- last {len(tail)} lines of {log_path} -----",
-                  *tail, "----- end of serial log -----",
-                  sep="\n", file=sys.stderr)
+            cls.print_tail()
+            cls.vm.stop()
             raise
-        finally:
-            vm.stop()
+        print(f"\n  [{cls.__name__}] toolstack ready after "
+              f"{time.monotonic() - cls.vm.started:.1f} s",
+              file=sys.stderr, flush=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.vm:
+            if cls.vm.shell_restarts:
+                print(f"\n  [{cls.__name__}] dom0 shell restarted "
+                      f"{cls.vm.shell_restarts} times", file=sys.stderr)
+            cls.vm.stop()
+
+    @classmethod
+    def print_tail(cls):
+        tail = cls.vm.text.splitlines()[-LOG_TAIL_LINES:]
+        print(f"\n----- last {len(tail)} lines of {cls.vm.log_path} -----",
+              *tail, "----- end of serial log -----",
+              sep="\n", file=sys.stderr)
+
+    def setUp(self):
+        self.started = time.monotonic()
+        self.scenario = f"{type(self).__name__}.{self._testMethodName}"
+        self.names = {0: "dom0"}   # domid -> name, for build-neutral labels
+        self.steps = 0
+        if self.dead():
+            self.fail("Xen died in an earlier scenario of this boot")
+
+    def dead(self):
+        """Whether Xen panicked (or QEMU went away) on this boot."""
+        return (re.search(XEN_PANIC, self.vm.text, re.MULTILINE) is not None
+                or self.vm._proc.poll() is not None)
+
+    def tearDown(self):
+        outcome = self._outcome.result
+        failed = any(t is self for t, _ in outcome.failures + outcome.errors)
+        if failed:
+            self.print_tail()
+            print("----- xl output judged last -----", self.last_xl,
+                  sep="\n", file=sys.stderr)
+        self.log(f"{'FAILED' if failed else 'done'} in "
+                 f"{time.monotonic() - self.started:.1f} s")
+        if not failed or self.dead():
+            return
+        # Leave the machine clean for the next scenario, if it still runs.
+        with contextlib.suppress(Exception):
+            self.destroy_all()
+
+    last_xl = ""
 
     def log(self, message):
-        name = self.id().rsplit(".", 1)[-1]
-        print(f"\n  [{name}] {message}", file=sys.stderr, flush=True)
+        print(f"\n  [{self.scenario}] {message}", file=sys.stderr, flush=True)
 
-    def start_guest(self, vm, name, mode, vcpus, *xl_settings):
-        """`xl create` a test guest and wait for its init; return its domid."""
+    def xl(self, cmd, timeout=120):
+        """Run `xl ...` (or any dom0 command) and keep its output for the
+        failure report."""
+        out = self.vm.sh(cmd, timeout)
+        self.last_xl = f"$ {cmd}\n{out}"
+        return out
+
+    # -- guests ------------------------------------------------------------
+
+    def create(self, name, mode, vcpus, *xl_settings, wait=True):
+        """`xl create` a test guest; with `wait`, until its init runs.
+        Returns its domid."""
         start = time.monotonic()
-        vm.sh(f"xnr-guest {name} {mode} {vcpus} {' '.join(xl_settings)}",
-              timeout=GUEST_TIMEOUT)
-        up = vm.sh(f"xnr-wait {name} {GUEST_TIMEOUT}", timeout=GUEST_TIMEOUT + 30)
+        self.xl(f"xnr-guest {name} {mode} {vcpus} {' '.join(xl_settings)}",
+                timeout=GUEST_TIMEOUT)
+        if wait:
+            self.wait_up(name, vcpus, mode)
+            self.log(f"guest {name} up {time.monotonic() - start:.1f} s "
+                     f"after xl create")
+        domid = int(self.xl(f"xl domid {name}"))
+        self.names[domid] = name
+        return domid
+
+    def wait_up(self, name, vcpus, mode):
+        up = self.xl(f"xnr-wait {name} {GUEST_TIMEOUT}",
+                     timeout=GUEST_TIMEOUT + 30)
         self.assertIn(f"nproc={vcpus} mode={mode}", up)
-        self.log(f"guest {name} up {time.monotonic() - start:.1f} s "
-                 f"after xl create")
-        return int(vm.sh(f"xl domid {name}"))
 
-    def null_dump(self, vm):
-        """The state of the one cpupool run by null, from the 'r' dump, as
-        parse_null_dump returns it, plus "cpus": the pool's pCPUs."""
-        sections = [text for text in pool_sections(vm.dump_runq()).values()
-                    if "Scheduler: null Scheduler (null)" in text]
-        self.assertEqual(len(sections), 1, "expected one null cpupool")
-        info = parse_null_dump(sections[0])
-        cpus = re.search(r"^\(XEN\) Cpus: (.*)$", sections[0], re.MULTILINE)
-        info["cpus"] = parse_cpulist(cpus[1])
-        return info
+    def domids(self):
+        out = self.xl("xl list")
+        return [int(m[1]) for m in
+                re.finditer(r"^\S+\s+(\d+)\s+\d+\s+\d+\s", out, re.MULTILINE)]
 
-    def null_dump_without(self, vm, domid, timeout=60):
-        """null_dump, once domain `domid` has left the scheduler.
+    def destroy_all(self):
+        """Destroy every guest and wait until the scheduler saw them go."""
+        for domid in self.domids():
+            if domid != 0:
+                self.xl(f"xl destroy {domid}")
+        self.settle(lambda info: all(d == 0 for d in info["domains"]),
+                    "all guests gone")
 
-        `xl destroy` returns before it has: Xen removes a dead domain's
-        units (remove_unit) only in complete_domain_destroy(), an RCU
-        callback that runs later.
-        """
+    # -- the 'r' dump ------------------------------------------------------
+
+    def null_dump(self, pool=None):
+        """The null scheduler's state from the 'r' dump: parse_null_dump's
+        dict plus "cpus", the pool's pCPUs. With several null pools, the
+        one whose Cpus are `pool`."""
+        dump = self.vm.dump_runq()
+        self.last_xl = f"'r' dump:\n{dump}"
+        sections = []
+        for text in pool_sections(dump).values():
+            if "Scheduler: null Scheduler (null)" not in text:
+                continue
+            info = parse_null_dump(text)
+            cpus = re.search(r"^\(XEN\) Cpus: (.*)$", text, re.MULTILINE)
+            info["cpus"] = parse_cpulist(cpus[1])
+            if pool is None or info["cpus"] == pool:
+                sections.append(info)
+        self.assertEqual(len(sections), 1,
+                         f"expected one null cpupool with CPUs {pool}")
+        return sections[0]
+
+    def settle(self, cond, what, pool=None, timeout=SETTLE_TIMEOUT):
+        """Poll the dump until `cond(info)` holds; return that dump."""
         deadline = time.monotonic() + timeout
-        while domid in (info := self.null_dump(vm))["domains"]:
+        while True:
+            info = self.null_dump(pool)
+            if cond(info):
+                return info
             if time.monotonic() > deadline:
-                self.fail(f"d{domid} still in the null dump {timeout} s "
-                          f"after xl destroy: {info['domains']}")
-            time.sleep(1)
-        return info
+                self.fail(f"not reached within {timeout} s: {what}; last "
+                          f"dump: {placement(info)}, waitqueue {waitq(info)}, "
+                          f"cpus_free {info['cpus_free']}")
+            time.sleep(2)
 
-    def check_own_pcpus(self, info, domid, pool_cpus, vcpus):
-        """Each of the domain's `vcpus` units sits alone on a pCPU of the
-        pool (null's promise while pCPUs are free), and null's free set is
-        what the units leave."""
-        units = info["domains"][domid]
-        self.assertEqual(len(units), vcpus, f"units of d{domid}: {units}")
-        placed = [pcpu for _, _, pcpu in units]
-        self.assertNotIn(-1, placed, f"d{domid} has waiting units: {units}")
-        self.assertEqual(len(set(placed)), vcpus, f"pCPU shared: {units}")
-        self.assertTrue(set(placed) <= pool_cpus, f"outside the pool: {units}")
-        taken = {pcpu for units in info["domains"].values()
-                 for _, _, pcpu in units}
-        self.assertEqual(info["cpus_free"], pool_cpus - taken)
-        self.assertEqual(info["waitqueue"], "")
-        for pcpu in placed:
-            unit = [f"d{domid}v{u}" for _, u, p in units if p == pcpu]
-            self.assertEqual(info["pcpus"][pcpu][1], unit[0], f"CPU[{pcpu}]")
+    def check_consistent(self, info):
+        """Rules every null dump must satisfy; returns {pcpu: "dNvM"}.
 
-    def test_sched_null_guest(self):
-        """sched=null: a 2-vCPU guest takes two of the three free pCPUs."""
-        with self.boot("sched=null dom0_max_vcpus=1") as vm:
-            info = vm.sh("xl info")
-            self.assertEqual(xl_field(info, "xen_scheduler"), "null")
-            self.assertEqual(xl_field(info, "nr_cpus"), "4")
-            self.assertRegex(vm.sh("xl cpupool-list"),
-                             r"(?m)^Pool-0\s+4\s+null\s+y\s+1$")
+        A pCPU's line names the unit holding it (at most one); that unit's
+        own line gives the same pCPU; a waiting unit shows pcpu=-1 and
+        holds nothing; the free set is exactly the pool's pCPUs without a
+        unit. (An offline unit, e.g. a PV guest's vCPU not yet started,
+        neither waits nor holds a pCPU, and its line shows a stale pCPU.)
+        """
+        units = placement(info)
+        holders = {c: u for c, (_, u) in info["pcpus"].items()
+                   if c in info["cpus"] and u}
+        for cpu, unit in holders.items():
+            self.assertEqual(units.get(unit), cpu,
+                             f"CPU[{cpu}] holds {unit}, whose line differs")
+        for unit in waitq(info):
+            self.assertEqual(units.get(unit), -1, f"{unit} waits but pcpu")
+            self.assertNotIn(unit, holders.values(), f"{unit} waits, holds")
+        self.assertEqual(info["cpus_free"], info["cpus"] - set(holders),
+                         f"cpus_free vs CPU lines {holders}")
+        return holders
 
-            domid = self.start_guest(vm, "g1", "busy", 2)
-            self.log("xl vcpu-list:\n" + vm.sh("xl vcpu-list"))
-            info = self.null_dump(vm)
-            self.assertEqual(info["cpus"], {0, 1, 2, 3})
-            self.check_own_pcpus(info, domid, {0, 1, 2, 3}, 2)
+    def assert_state(self, info, holders, waiting=()):
+        """Exact placement: {pcpu: "dNvM"} of the pool, and the waitqueue;
+        recorded for the Rust-vs-C comparison."""
+        self.assertEqual(self.check_consistent(info), holders)
+        self.assertEqual(waitq(info), list(waiting))
+        if self.RECORD:
+            self.steps += 1
+            observe(self.scenario, f"{self.steps:02d}", {
+                "pcpus": {str(c): self.label(u) for c, u in holders.items()},
+                "waitqueue": [self.label(u) for u in waiting]})
 
-            vm.sh("xl destroy g1")
-            info = self.null_dump_without(vm, domid)
-            self.assertEqual(list(info["domains"]), [0])
-            (dom0_pcpu,) = [pcpu for _, _, pcpu in info["domains"][0]]
-            self.assertEqual(info["cpus_free"], {0, 1, 2, 3} - {dom0_pcpu})
+    def label(self, unit):
+        """"d5v1" -> "b.v1" (guest name), the same on every boot."""
+        domid, vcpu = re.fullmatch(r"d(\d+)v(\d+)", unit).groups()
+        return f"{self.names.get(int(domid), 'd' + domid)}.v{vcpu}"
 
-    def test_credit2_boot_null_pool(self):
-        """Default (credit2) boot; pCPUs 2-3 moved to a null cpupool run a
-        2-vCPU guest, one vCPU each."""
-        with self.boot("dom0_max_vcpus=1") as vm:
-            self.assertEqual(xl_field(vm.sh("xl info"), "xen_scheduler"),
-                             "credit2")
-            vm.sh("xl cpupool-cpu-remove Pool-0 2")
-            vm.sh("xl cpupool-cpu-remove Pool-0 3")
-            vm.sh("""xl cpupool-create 'name="nullpool"' 'sched="null"' """
-                  """'cpus=["2","3"]'""")
-            pools = vm.sh("xl cpupool-list")
-            self.assertRegex(pools, r"(?m)^Pool-0\s+2\s+credit2\s+y\s+1$")
-            self.assertRegex(pools, r"(?m)^nullpool\s+2\s+null\s+y\s+0$")
-            domid = self.start_guest(vm, "g1", "busy", 2, "'pool=\"nullpool\"'")
-            self.log("xl vcpu-list:\n" + vm.sh("xl vcpu-list"))
-            info = self.null_dump(vm)
-            self.assertEqual(info["cpus"], {2, 3})
-            self.assertEqual(list(info["domains"]), [domid])
-            self.check_own_pcpus(info, domid, {2, 3}, 2)
 
-            vm.sh("xl destroy g1")
-            info = self.null_dump_without(vm, domid)
-            self.assertEqual(info["domains"], {})
-            self.assertEqual(info["cpus_free"], {2, 3})
+@unittest.skipUnless(XEN_IMAGE, "XEN_IMAGE is not set: nothing to boot "
+                     "(point it at a built xen/xen)")
+class NullBoot(XlMachine):
+    """`sched=null`, dom0's two vCPUs pinned on pCPUs 0-1: pCPUs 2-3 free."""
+
+    XEN_CMDLINE = "sched=null dom0_max_vcpus=2 dom0_vcpus_pin"
+
+    def test_1_boot(self):
+        """xl sees the null scheduler; dom0's vCPUs on distinct pCPUs."""
+        info = self.xl("xl info")
+        self.assertEqual(xl_field(info, "xen_scheduler"), "null")
+        self.assertEqual(xl_field(info, "nr_cpus"), "4")
+        self.assertRegex(self.xl("xl cpupool-list"),
+                         r"(?m)^Pool-0\s+4\s+null\s+y\s+1$")
+        vcpus = re.findall(r"(?m)^Domain-0\s+0\s+(\d+)\s+(\d+)\s",
+                           self.xl("xl vcpu-list 0"))
+        self.assertEqual(vcpus, [("0", "0"), ("1", "1")])
+        info = self.null_dump()
+        self.assertEqual(info["cpus"], {0, 1, 2, 3})
+        self.assert_state(info, {0: "d0v0", 1: "d0v1"})
+        self.assertEqual(info["cpus_free"], {2, 3})
+
+    def test_2_overcommit_fifo_and_hotplug(self):
+        """More vCPUs than free pCPUs: the rest wait, and each freed pCPU
+        goes to the oldest waiter (guest destroyed, vCPU unplugged); a
+        vCPU plugged back in waits again. A PV guest's vCPUs other than 0
+        come up when its kernel starts them, so they queue later."""
+        a1 = self.create("a1", "idle", 1)
+        a2 = self.create("a2", "idle", 1)
+        b = self.create("b", "idle", 2, wait=False)
+        c = self.create("c", "idle", 1, wait=False)
+        base = {0: "d0v0", 1: "d0v1"}
+        self.assert_state(self.null_dump(),
+                          {**base, 2: f"d{a1}v0", 3: f"d{a2}v0"},
+                          waiting=[f"d{b}v0", f"d{c}v0"])
+
+        # pCPU 2 frees: the oldest waiter takes it; b's kernel then starts
+        # its vCPU 1, which queues behind c.
+        self.xl("xl destroy a1")
+        info = self.settle(lambda i: waitq(i) == [f"d{c}v0", f"d{b}v1"],
+                           "b's vCPU 1 queued behind c")
+        self.assert_state(info, {**base, 2: f"d{b}v0", 3: f"d{a2}v0"},
+                          waiting=[f"d{c}v0", f"d{b}v1"])
+        # pCPU 3 frees: c, older than b's vCPU 1, takes it.
+        self.xl("xl destroy a2")
+        info = self.settle(lambda i: a2 not in i["domains"], "a2 gone")
+        self.assert_state(info, {**base, 2: f"d{b}v0", 3: f"d{c}v0"},
+                          waiting=[f"d{b}v1"])
+        self.xl("xl destroy c")
+        info = self.settle(lambda i: c not in i["domains"], "c gone")
+        self.assert_state(info, {**base, 2: f"d{b}v0", 3: f"d{b}v1"})
+        self.wait_up("b", 2, "idle")
+
+        # Unplugging b's vCPU 1 (in the guest) frees pCPU 3 for a new
+        # guest; plugged back, vCPU 1 waits until that guest goes.
+        self.xl("xl vcpu-set b 1")
+        info = self.settle(lambda i: i["cpus_free"] == {3}, "pCPU 3 free")
+        self.assert_state(info, {**base, 2: f"d{b}v0"})
+        d = self.create("d", "idle", 1, wait=False)
+        self.assert_state(self.null_dump(), {**base, 2: f"d{b}v0",
+                                             3: f"d{d}v0"})
+        self.xl("xl vcpu-set b 2")
+        info = self.settle(lambda i: waitq(i) == [f"d{b}v1"], "b v1 waits")
+        self.assert_state(info, {**base, 2: f"d{b}v0", 3: f"d{d}v0"},
+                          waiting=[f"d{b}v1"])
+        self.xl("xl destroy d")
+        info = self.settle(lambda i: d not in i["domains"], "d gone")
+        self.assert_state(info, {**base, 2: f"d{b}v0", 3: f"d{b}v1"})
+        self.destroy_all()
+
+    def test_3_affinity(self):
+        """Hard affinity (xl vcpu-pin) moves an assigned vCPU to a free pCPU
+        it allows; a waiting vCPU whose soft affinity covers the freed pCPU
+        goes before an older one without; a waiting vCPU pinned while it
+        waits takes a pCPU of its new affinity."""
+        p = self.create("p", "idle", 1)
+        q = self.create("q", "idle", 1)
+        info = self.null_dump()
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{p}v0",
+                                 3: f"d{q}v0"})
+        self.xl("xl destroy q")
+        self.settle(lambda i: q not in i["domains"], "q gone")
+        self.xl("xl vcpu-pin p 0 3")
+        info = self.settle(lambda i: i["pcpus"][3][1] == f"d{p}v0",
+                           "p moved to pCPU 3")
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 3: f"d{p}v0"})
+
+        # q again takes the free pCPU 2; then two waiters, the younger with
+        # soft affinity for pCPU 2.
+        q = self.create("q", "idle", 1)
+        w1 = self.create("w1", "idle", 1, wait=False)
+        w2 = self.create("w2", "idle", 1, "'cpus_soft=\"2\"'", wait=False)
+        info = self.null_dump()
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{q}v0",
+                                 3: f"d{p}v0"},
+                          waiting=[f"d{w1}v0", f"d{w2}v0"])
+        self.xl("xl destroy q")
+        info = self.settle(lambda i: q not in i["domains"], "q gone")
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{w2}v0",
+                                 3: f"d{p}v0"}, waiting=[f"d{w1}v0"])
+
+        # Pin the waiter to pCPU 3 (the adjust_affinity path), then free 3.
+        self.xl("xl vcpu-pin w1 0 3")
+        self.xl("xl destroy p")
+        info = self.settle(lambda i: p not in i["domains"], "p gone")
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{w2}v0",
+                                 3: f"d{w1}v0"})
+        self.destroy_all()
+
+    def test_4_cpu_remove_add(self):
+        """Removing a pCPU that has a vCPU makes that vCPU wait (no other is
+        free); adding it back hands it to the waiter."""
+        g = self.create("g", "busy", 2)
+        info = self.null_dump()
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{g}v0",
+                                 3: f"d{g}v1"})
+        self.xl("xl cpupool-cpu-remove Pool-0 3")
+        info = self.settle(lambda i: i["cpus"] == {0, 1, 2}, "pCPU 3 out",
+                           pool=None)
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{g}v0"},
+                          waiting=[f"d{g}v1"])
+        self.xl("xl cpupool-cpu-add Pool-0 3")
+        info = self.settle(lambda i: not waitq(i), "waiter placed")
+        self.assertEqual(info["cpus"], {0, 1, 2, 3})
+        self.assert_state(info, {0: "d0v0", 1: "d0v1", 2: f"d{g}v0",
+                                 3: f"d{g}v1"})
+        self.destroy_all()
+
+    def test_5_churn(self):
+        """Create/destroy cycles: no leak, the scheduler back to its start."""
+        start_mem = int(xl_field(self.xl("xl info"), "free_memory"))
+        start = self.null_dump()
+        # One shell loop: typing 50 commands would cost more than the work.
+        self.xl(f"i=0; while [ $i -lt {CHURN_CYCLES} ]; do i=$((i+1)); "
+                f"xnr-guest churn idle 2 >/dev/null && xl destroy churn "
+                f"|| {{ echo cycle $i failed; false; }}; done",
+                timeout=60 * CHURN_CYCLES)
+        info = self.settle(lambda i: list(i["domains"]) == [0], "churn gone")
+        self.assertEqual(placement(info), placement(start))
+        self.assertEqual(info["cpus_free"], start["cpus_free"])
+        self.assertEqual(waitq(info), [])
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while (mem := int(xl_field(self.xl("xl info"), "free_memory"))) \
+                != start_mem and time.monotonic() < deadline:
+            time.sleep(2)
+        self.assertEqual(mem, start_mem, "free memory not back after churn")
+        self.log(f"{CHURN_CYCLES} cycles; free_memory {start_mem} MB before "
+                 f"and after")
+
+
+@unittest.skipUnless(XEN_IMAGE, "XEN_IMAGE is not set: nothing to boot "
+                     "(point it at a built xen/xen)")
+class Credit2Boot(XlMachine):
+    """Default scheduler (credit2) in Pool-0; pCPUs 2-3 become a null pool."""
+
+    XEN_CMDLINE = "dom0_max_vcpus=2"
+
+    def test_1_null_pool(self):
+        self.assertEqual(xl_field(self.xl("xl info"), "xen_scheduler"),
+                         "credit2")
+        self.xl("xl cpupool-cpu-remove Pool-0 2")
+        self.xl("xl cpupool-cpu-remove Pool-0 3")
+        self.xl("""xl cpupool-create 'name="nullpool"' 'sched="null"' """
+                """'cpus=["2","3"]'""")
+        pools = self.xl("xl cpupool-list")
+        self.assertRegex(pools, r"(?m)^Pool-0\s+2\s+credit2\s+y\s+1$")
+        self.assertRegex(pools, r"(?m)^nullpool\s+2\s+null\s+y\s+0$")
+        g = self.create("g", "busy", 2, "'pool=\"nullpool\"'")
+        info = self.null_dump()
+        self.assertEqual(info["cpus"], {2, 3})
+        self.assert_state(info, {2: f"d{g}v0", 3: f"d{g}v1"})
+        self.destroy_all()
+        info = self.null_dump()
+        self.assert_state(info, {})
+
+    def test_2_cpupool_migrate(self):
+        """A running guest moves from credit2 to null and back."""
+        m = self.create("m", "busy", 2)
+        self.assert_state(self.null_dump(), {})
+        self.xl("xl cpupool-migrate m nullpool")
+        info = self.settle(lambda i: m in i["domains"], "m in nullpool")
+        self.assert_state(info, {2: f"d{m}v0", 3: f"d{m}v1"})
+        self.assertRegex(self.xl("xl cpupool-list"),
+                         r"(?m)^nullpool\s+2\s+null\s+y\s+1$")
+        self.xl("xl cpupool-migrate m Pool-0")
+        info = self.settle(lambda i: m not in i["domains"], "m left nullpool")
+        self.assert_state(info, {})
+        # Still alive and running in Pool-0.
+        self.assertRegex(self.xl("xl list m"), r"(?m)^m\s+\d+\s+\d+\s+2\s")
+        self.destroy_all()
+
+
+@unittest.skipUnless(XEN_IMAGE and FLAVOUR == "rust" and
+                     "debug" in TAG,
+                     "fault injection exists in Rust debug builds only")
+class AllocFailure(XlMachine):
+    """Every 4th scheduler allocation after boot fails
+    (sched-null-fail-alloc=4, rust/xen/alloc.rs): domain and vCPU creation,
+    pool creation fail cleanly with -ENOMEM and leave nothing behind.
+
+    Allocations: a domain's data, then one per vCPU (offline ones too);
+    a pool's scheduler data; per pCPU added, its data and its idle unit's.
+    The guest sizes below make the 4th, 8th, 12th and 16th fall on a
+    domain, a domain, a vCPU and a pCPU added to a new pool."""
+
+    XEN_CMDLINE = ("sched=null dom0_max_vcpus=2 dom0_vcpus_pin "
+                   "sched-null-fail-alloc=4")
+    RECORD = False
+
+    def test_1_create_and_pool_failures(self):
+        start_mem = int(xl_field(self.xl("xl info"), "free_memory"))
+        pos = self.vm.position()
+        outcomes = []
+        for i, vcpus in enumerate([2, 1, 2, 2, 1, 2, 1]):
+            status, out = self.vm.sh_status(
+                f"xnr-guest f{i} idle {vcpus}", timeout=GUEST_TIMEOUT)
+            outcomes.append(status == 0)
+            self.last_xl = out
+            if status == 0:
+                self.xl(f"xl destroy f{i}")
+        injected = re.findall(INJECTED, self.vm.text[pos:])
+        kinds = {what.rsplit("::", 1)[-1] for _, what in injected}
+        self.log(f"creates ok: {outcomes}; injected: {injected}")
+        self.assertEqual(outcomes, [True, False, True, False, True, False,
+                                    True])
+        self.assertTrue({"NullDom", "NullUnit"} <= kinds, kinds)
+
+        # A null pool whose creation fails (scheduler data or a pCPU's)
+        # leaves the pCPU free; retried, it succeeds.
+        self.xl("xl cpupool-cpu-remove Pool-0 3")
+        tries = 0
+        while True:
+            tries += 1
+            status, out = self.vm.sh_status(
+                """xl cpupool-create 'name="np"' 'sched="null"' 'cpus=["3"]'""")
+            if status == 0:
+                break
+            self.last_xl = out
+            self.assertLess(tries, 6, "cpupool-create never succeeded")
+            self.xl("xl cpupool-destroy np 2>/dev/null; true")
+        self.assertRegex(self.xl("xl cpupool-list"),
+                         r"(?m)^np\s+1\s+null\s+y\s+0$")
+        self.log(f"cpupool-create succeeded at try {tries}")
+        self.assertEqual(tries, 2)
+        injected = re.findall(INJECTED, self.vm.text[pos:])
+        self.assertEqual([what.rsplit("::", 1)[-1] for _, what in injected],
+                         ["NullDom", "NullDom", "NullUnit", "NullPcpu"])
+
+        info = self.settle(lambda i: list(i["domains"]) == [0],
+                           "failed guests gone", pool={0, 1, 2})
+        self.assert_state(info, {0: "d0v0", 1: "d0v1"})
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while (mem := int(xl_field(self.xl("xl info"), "free_memory"))) \
+                != start_mem and time.monotonic() < deadline:
+            time.sleep(2)
+        self.assertEqual(mem, start_mem, "memory leaked")
 
 
 if __name__ == "__main__":
