@@ -33,7 +33,7 @@ TYPE_CHUNK = 32
 TYPE_PAUSE = 0.05
 # Lines Xen prints on the serial console: its own, and early output of
 # domUs via the console_io hypercall (guest_loglvl=all).
-XEN_LINE = re.compile(r"\((XEN|d\d+)\) ")
+XEN_LINE_ANYWHERE = re.compile(r"\((?:XEN|d\d+)\) [^\n]*\n")
 # Printed by the dom0 /init when its shell ended and it starts another.
 SHELL_EXITED = r"XEN-NULL-RS: shell exited \(\d+\), restarting\n"
 # Xen itself died, or dom0 did (e.g. its init exited): nothing more will
@@ -274,7 +274,7 @@ class XenQemu:
                 self.send(data[i:i + TYPE_CHUNK])
                 time.sleep(TYPE_PAUSE)
             begin = self._wait_in_command(
-                rf"XNR-BEGIN-{n}\n|{SHELL_EXITED}", cmd, timeout, pos)
+                rf"XNR-BEGIN-{n}(?=\n|\()|{SHELL_EXITED}", cmd, timeout, pos)
             if not re.match(SHELL_EXITED, begin[0]):
                 break
             # The shell ended before reading the line (the dom0 /init
@@ -283,11 +283,14 @@ class XenQemu:
             self.wait_for(r"/ # ", timeout, since=begin.end())
         else:
             raise QemuExited(f"dom0 shell keeps exiting; see {self.log_path}")
-        end = self._wait_in_command(rf"XNR-END-{n}-(\d+)\n", cmd, timeout,
+        # Xen's own lines may land inside dom0's, right after a marker
+        # ("XNR-END-31-0(XEN) ..."): a marker ends at a newline or at "(".
+        end = self._wait_in_command(rf"XNR-END-{n}-(\d+)(?=\n|\()", cmd, timeout,
                                     begin.end())
         output = self.text[begin.end():end.start()]
-        output = "".join(l for l in output.splitlines(keepends=True)
-                         if not XEN_LINE.match(l))
+        # Drop Xen's lines, also where one cut into a line of dom0's
+        # ("abc(XEN) ...\ndef" was dom0's "abcdef").
+        output = XEN_LINE_ANYWHERE.sub("", output)
         return int(end[1]), output
 
     def _wait_in_command(self, regex, cmd, timeout, since):
