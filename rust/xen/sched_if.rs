@@ -94,15 +94,17 @@ impl Unit {
     pub fn is_online(self) -> bool {
         let online = self.is_online_here();
         #[cfg(debug_assertions)]
-        // SAFETY: live unit; Xen's own inline. A vCPU going up or down
-        // meanwhile is re-checked once before a difference is reported.
-        if online != unsafe { bindings::rust_helper_is_unit_online(self.as_ptr()) } {
-            assert!(
-                // SAFETY: as above.
-                self.is_online_here()
-                    == unsafe { bindings::rust_helper_is_unit_online(self.as_ptr()) },
-                "is_unit_online() disagrees with the C helper"
-            );
+        {
+            // SAFETY: live unit; the helper is Xen's own inline.
+            let c = |u: Self| unsafe { bindings::rust_helper_is_unit_online(u.as_ptr()) };
+            // A vCPU going up or down meanwhile is re-checked once before
+            // a difference is reported.
+            if online != c(self) {
+                assert!(
+                    self.is_online_here() == c(self),
+                    "is_unit_online() disagrees with the C helper"
+                );
+            }
         }
         online
     }
