@@ -40,23 +40,6 @@ src_ver=${qemu_ver%+b[0-9]*}
 hdr_dir="$CACHE/qemu-src/$src_ver"
 hdr="$hdr_dir/qemu-plugin.h"
 
-ensure_deb_src() {
-    # Same derivation as scripts/fetch-xen.sh: the machine's own archives.
-    grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
-        return 0
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-            > /etc/apt/sources.list.d/xen-null-rs-deb-src.sources
-    elif [ -f /etc/apt/sources.list ]; then
-        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list \
-            > /etc/apt/sources.list.d/xen-null-rs-deb-src.list
-    else
-        die "no apt sources to derive deb-src entries from"
-    fi
-    log "apt-get update (deb-src enabled)"
-    apt-get update -qq
-}
-
 if [ ! -f "$hdr" ]; then
     ensure_deb_src
     mkdir -p "$hdr_dir"

@@ -12,20 +12,8 @@ if [ -f "$SRC/xen/common/sched/null.c" ]; then
     exit 0
 fi
 
-# deb-src: the same archives as the deb entries, never a host name of ours.
-if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-            > /etc/apt/sources.list.d/xen-null-rs-deb-src.sources
-    elif [ -f /etc/apt/sources.list ]; then
-        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list \
-            > /etc/apt/sources.list.d/xen-null-rs-deb-src.list
-    else
-        die "no apt sources to derive deb-src entries from"
-    fi
-    log "apt-get update (deb-src enabled)"
-    apt-get update -qq
-fi
+# deb-src: the same archives as the deb entries (lib.sh).
+ensure_deb_src
 
 mkdir -p "$CACHE/src"
 dl=$(mktemp -d "$CACHE/src/dl.XXXXXX")

@@ -21,3 +21,44 @@ die() {
     log "error: $*"
     exit 1
 }
+
+# Enable deb-src entries derived from the machine's own apt sources (never
+# a host name of ours), then apt-get update; a no-op if some exist.
+ensure_deb_src() {
+    grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+        return 0
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+            > /etc/apt/sources.list.d/xen-null-rs-deb-src.sources
+    elif [ -f /etc/apt/sources.list ]; then
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list \
+            > /etc/apt/sources.list.d/xen-null-rs-deb-src.list
+    else
+        die "no apt sources to derive deb-src entries from"
+    fi
+    log "apt-get update (deb-src enabled)"
+    apt-get update -qq
+}
+
+# A fresh initramfs root with the static busybox as /bin/busybox and
+# /bin/sh; prints its path. BUSYBOX: the binary (/bin/busybox).
+busybox_root() {
+    [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] ||
+        die "busybox-static is not installed: apt-get install busybox-static"
+    local root
+    root="$(mktemp -d)"
+    chmod 755 "$root"  # becomes the initramfs root; mktemp makes it 0700
+    mkdir -p "$root"/{bin,dev,proc,sys}
+    cp "${BUSYBOX:-/bin/busybox}" "$root/bin/busybox"
+    ln -s busybox "$root/bin/sh"
+    echo "$root"
+}
+
+# make_cpio DIR OUT: pack DIR as a gzipped newc initramfs at OUT, then
+# remove DIR. No device nodes or ownership to preserve: needs no root.
+make_cpio() {
+    (cd "$1" && find . -print0 | sort -z |
+        cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 > "$2.tmp"
+    rm -rf "$1"
+    mv "$2.tmp" "$2"
+}

@@ -71,15 +71,8 @@ build_vmlinuz() {
 
 build_initrd() {
     # The initramfs has no libraries, so it needs the static busybox build.
-    [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] ||
-        die "busybox-static is not installed: apt-get install busybox-static"
-
     local root
-    root="$(mktemp -d)"
-    chmod 755 "$root"  # becomes the initramfs root; mktemp makes it 0700
-    mkdir -p "$root"/{bin,dev,proc,sys}
-    cp "$BUSYBOX" "$root/bin/busybox"
-    ln -s busybox "$root/bin/sh"
+    root="$(busybox_root)"
 
     # The marker line is what tests/system waits for; keep it in sync.
     cat > "$root/init" <<'INIT'
@@ -100,10 +93,7 @@ INIT
     chmod 755 "$root/init"
 
     mkdir -p "$OUT"
-    (cd "$root" && find . -print0 | sort -z |
-        cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 > "$INITRD.tmp"
-    rm -rf "$root"
-    mv "$INITRD.tmp" "$INITRD"
+    make_cpio "$root" "$INITRD"
 }
 
 if fresh "$VMLINUZ"; then

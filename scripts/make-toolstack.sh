@@ -151,21 +151,9 @@ check_module_deps() {
 }
 
 # Pack directory $1 into the gzipped cpio $2 and remove the directory.
-make_cpio() {
-    # No device nodes or ownership to preserve: building needs no root.
-    (cd "$1" && find . -print0 | sort -z |
-        cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 > "$2.tmp"
-    rm -rf "$1"
-    mv "$2.tmp" "$2"
-}
-
 build_guest_initrd() {
     local root
-    root="$(mktemp -d)"
-    chmod 755 "$root"  # becomes the initramfs root; mktemp makes it 0700
-    mkdir -p "$root"/{bin,dev,proc,sys}
-    cp "$BUSYBOX" "$root/bin/busybox"
-    ln -s busybox "$root/bin/sh"
+    root="$(busybox_root)"
     # Marker lines: keep them in sync with tests/system/test_xl.py.
     cat > "$root/init" <<'INIT'
 #!/bin/sh
@@ -216,15 +204,12 @@ INIT
 
 build_dom0_initrd() {
     local root stage mod ko kdir cmd
-    root="$(mktemp -d)"
+    root="$(busybox_root)"
     stage="$(mktemp -d)"
-    chmod 755 "$root"
     unpack_packages "$stage"
 
-    mkdir -p "$root"/{bin,dev,proc,sys,run,var,tmp,etc/xen,guest,lib64}
+    mkdir -p "$root"/{run,var,tmp,etc/xen,guest,lib64}
     mkdir -p "$root/lib/x86_64-linux-gnu" "$root/lib/modules/xen"
-    cp "$BUSYBOX" "$root/bin/busybox"
-    ln -s busybox "$root/bin/sh"
 
     # glibc: the dynamic loader where the binaries' PT_INTERP says, and
     # libgcc_s, which glibc loads by name (see LIB_PKGS).
@@ -389,8 +374,6 @@ INIT
 
 [ -e "$VMLINUZ" ] || die "$VMLINUZ missing: run make-dom0.sh"
 command -v readelf >/dev/null || die "readelf missing: apt-get install binutils"
-[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] ||
-    die "busybox-static is not installed: apt-get install busybox-static"
 
 if fresh "$GUEST_INITRD"; then
     log "cached: $GUEST_INITRD"

@@ -167,10 +167,10 @@ impl Unit {
     #[inline(always)]
     fn runnable_state_here(self) -> bool {
         let u = self.as_ptr();
+        // The pause fields change concurrently: each is read once, volatile,
+        // as Xen's atomic_read()s.
         // SAFETY: live unit whose runqueue lock the caller holds: its vCPU
-        // list and each vCPU's new_state are stable and ours to write; the
-        // pause fields change concurrently and are read once each, as
-        // Xen's atomic_read()s (volatile loads).
+        // list and each vCPU's new_state are stable and ours to write.
         unsafe {
             let mut v = (*u).vcpu_list;
             // is_idle_unit(): is_idle_vcpu(unit->vcpu_list).
