@@ -28,7 +28,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -129,44 +128,16 @@ def section_sizes(obj_path):
 # --- Running QEMU ------------------------------------------------------------
 
 class CountingQemu(qemu.XenQemu):
-    """tests/system/qemu.py's machine, with single-threaded TCG and the
-    xnrcount plugin added.  XenQemu builds and starts its command line in
-    one go, so this builds the same argv (same bases, same module list) and
-    reuses the rest of the class: serial reader, wait_for, stop."""
+    """tests/system/qemu.py's machine, with single-threaded TCG (exact
+    counts) and the xnrcount plugin added."""
 
     def __init__(self, xen_image, dom0_kernel, dom0_initrd, plugin_args,
                  xen_cmdline="", smp="4", mem=2048, cpu=qemu.DEFAULT_CPU,
                  log_path="xen-qemu.log"):
-        xen_cmd = f"{self.XEN_CMDLINE_BASE} {xen_cmdline}".strip()
-        dom0_cmd = self.DOM0_CMDLINE_BASE
-        modules = ",".join(m.replace(",", ",,") for m in
-                           (f"{dom0_kernel} {dom0_cmd}", str(dom0_initrd)))
-        self.argv = [
-            "qemu-system-x86_64",
-            "-accel", "tcg,thread=single",
-            "-machine", "q35", "-cpu", cpu, "-smp", str(smp), "-m", str(mem),
-            "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
-            "-kernel", str(xen_image), "-append", xen_cmd, "-initrd", modules,
-            "-plugin", plugin_args,
-        ]
-        self.log_path = Path(log_path)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
-        self._stderr_path = Path(f"{self.log_path}.qemu-stderr")
-        self._stderr = open(self._stderr_path, "w")
-        self._stderr.write("# " + subprocess.list2cmdline(self.argv) + "\n")
-        self._stderr.flush()
-        self._cond = threading.Condition()
-        self._text = ""
-        self._eof = False
-        self._commands = 0   # XenQemu.sh_status numbers its markers
-        self.started = time.monotonic()
-        self._proc = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._stderr, preexec_fn=qemu._die_with_parent)
-        self._reader = threading.Thread(target=self._read_serial,
-                                        name="qemu-serial", daemon=True)
-        self._reader.start()
+        super().__init__(xen_image, dom0_kernel, dom0_initrd,
+                         xen_cmdline=xen_cmdline, smp=smp, mem=mem, cpu=cpu,
+                         log_path=log_path, accel="tcg,thread=single",
+                         extra_args=("-plugin", plugin_args))
 
 
 # --- Workloads: each gets the running machine and returns when done ----------

@@ -83,7 +83,7 @@ class XenQemu:
 
     def __init__(self, xen_image, dom0_kernel, dom0_initrd, xen_cmdline="",
                  dom0_cmdline="", smp="4", mem=2048, cpu=DEFAULT_CPU,
-                 log_path="xen-qemu.log"):
+                 log_path="xen-qemu.log", accel="tcg", extra_args=()):
         xen_cmd = f"{self.XEN_CMDLINE_BASE} {xen_cmdline}".strip()
         dom0_cmd = f"{self.DOM0_CMDLINE_BASE} {dom0_cmdline}".strip()
         # With a multiboot -kernel, -initrd is a comma-separated module list
@@ -94,7 +94,7 @@ class XenQemu:
                            (f"{dom0_kernel} {dom0_cmd}", str(dom0_initrd)))
         self.argv = [
             "qemu-system-x86_64",
-            "-accel", "tcg",
+            "-accel", accel,
             "-machine", "q35",
             "-cpu", cpu,
             "-smp", str(smp),
@@ -105,6 +105,7 @@ class XenQemu:
             "-kernel", str(xen_image),
             "-append", xen_cmd,
             "-initrd", modules,
+            *extra_args,
         ]
 
         self.log_path = Path(log_path)
