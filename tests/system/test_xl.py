@@ -221,6 +221,19 @@ class XlMachine(unittest.TestCase):
         self.settle(lambda info: all(d == 0 for d in info["domains"]),
                     "all guests gone")
 
+    def free_memory(self):
+        """`xl info`'s free_memory (MB)."""
+        return int(xl_field(self.xl("xl info"), "free_memory"))
+
+    def assert_memory_back(self, start_mem, msg):
+        """Free memory returns to `start_mem` (destroyed domains' pages
+        are freed and scrubbed asynchronously: poll)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while (mem := self.free_memory()) != start_mem \
+                and time.monotonic() < deadline:
+            time.sleep(2)
+        self.assertEqual(mem, start_mem, msg)
+
     # -- the 'r' dump ------------------------------------------------------
 
     def null_dump(self, pool=None):
@@ -443,7 +456,7 @@ class NullBoot(XlMachine):
 
     def test_5_churn(self):
         """Create/destroy cycles: no leak, the scheduler back to its start."""
-        start_mem = int(xl_field(self.xl("xl info"), "free_memory"))
+        start_mem = self.free_memory()
         start = self.null_dump()
         # One shell loop: typing 50 commands would cost more than the work.
         self.xl(f"i=0; while [ $i -lt {CHURN_CYCLES} ]; do i=$((i+1)); "
@@ -454,11 +467,7 @@ class NullBoot(XlMachine):
         self.assertEqual(placement(info), placement(start))
         self.assertEqual(info["cpus_free"], start["cpus_free"])
         self.assertEqual(waitq(info), [])
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while (mem := int(xl_field(self.xl("xl info"), "free_memory"))) \
-                != start_mem and time.monotonic() < deadline:
-            time.sleep(2)
-        self.assertEqual(mem, start_mem, "free memory not back after churn")
+        self.assert_memory_back(start_mem, "free memory not back after churn")
         self.log(f"{CHURN_CYCLES} cycles; free_memory {start_mem} MB before "
                  f"and after")
 
@@ -526,7 +535,7 @@ class AllocFailure(XlMachine):
     RECORD = False
 
     def test_1_create_and_pool_failures(self):
-        start_mem = int(xl_field(self.xl("xl info"), "free_memory"))
+        start_mem = self.free_memory()
         pos = self.vm.position()
         outcomes = []
         for i, vcpus in enumerate([2, 1, 2, 2, 1, 2, 1]):
@@ -567,11 +576,7 @@ class AllocFailure(XlMachine):
         info = self.settle(lambda i: list(i["domains"]) == [0],
                            "failed guests gone", pool={0, 1, 2})
         self.assert_state(info, {0: "d0v0", 1: "d0v1"})
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while (mem := int(xl_field(self.xl("xl info"), "free_memory"))) \
-                != start_mem and time.monotonic() < deadline:
-            time.sleep(2)
-        self.assertEqual(mem, start_mem, "memory leaked")
+        self.assert_memory_back(start_mem, "memory leaked")
 
 
 if __name__ == "__main__":
