@@ -229,6 +229,8 @@ def run_one(flavour, args, plugin, outdir, offsets):
 def parse_counts(path):
     funcs, hooks, nohook = {}, {}, 0
     for line in Path(path).read_text().splitlines():
+        if line.startswith("insn "):
+            continue    # per-instruction counts: benches/annotate.py
         kind, name, entries, insns = line.split()
         if kind == "func":
             e, i = funcs.get(name, (0, 0))

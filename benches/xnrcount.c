@@ -12,6 +12,8 @@
  *                "func <name> <entries> <insns>"   exclusive, per function
  *                "hook <slot> <entries> <insns>"   inclusive, per hook
  *                "nohook - 0 <insns>"              counted before any hook ran
+ *                "insn <addr> <count>"             per instruction executed,
+ *                                                  for annotated disassembly
  *
  * Attribution: every counted instruction is charged to its own function
  * (exclusive) and to the hook most recently entered on the same vCPU
@@ -30,6 +32,7 @@
  */
 #include <glib.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,19 +64,29 @@ static int *cur_hook;
 static unsigned int max_vcpus;
 static char *out_path;
 
-/* userdata of an instruction callback: function index and whether the
- * instruction is the function's first. */
-#define UD_ENTRY 0x80000000u
+/* userdata of an instruction callback: one per tracked guest address,
+ * shared by every translation of it (a block may be translated again). */
+struct insn {
+    uint64_t va;
+    int func;
+    bool entry;             /* the function's first instruction */
+    uint64_t count;
+};
+
+/* va -> struct insn; only touched at translation time, which QEMU
+ * serialises (and -accel tcg,thread=single runs one vCPU at a time). */
+static GHashTable *insns;
 
 static void insn_exec(unsigned int vcpu, void *udata)
 {
-    uint32_t ud = (uint32_t)(uintptr_t)udata;
-    struct func *f = &funcs[ud & ~UD_ENTRY];
+    struct insn *in = udata;
+    struct func *f = &funcs[in->func];
     int h;
 
     if (vcpu >= max_vcpus)
         vcpu = max_vcpus - 1;   /* cannot happen: max_vcpus is QEMU's */
-    if (ud & UD_ENTRY) {
+    __atomic_fetch_add(&in->count, 1, __ATOMIC_RELAXED);
+    if (in->entry) {
         __atomic_fetch_add(&f->entries, 1, __ATOMIC_RELAXED);
         if (f->hook >= 0) {
             cur_hook[vcpu] = f->hook;
@@ -120,14 +133,20 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t va = qemu_plugin_insn_vaddr(insn);
         int f = find_func(va);
-        uint32_t ud;
+        struct insn *in;
 
         if (f < 0)
             continue;
-        ud = (uint32_t)f | (va == funcs[f].start ? UD_ENTRY : 0);
+        in = g_hash_table_lookup(insns, &va);
+        if (!in) {
+            in = g_new0(struct insn, 1);
+            in->va = va;
+            in->func = f;
+            in->entry = va == funcs[f].start;
+            g_hash_table_insert(insns, &in->va, in);
+        }
         qemu_plugin_register_vcpu_insn_exec_cb(insn, insn_exec,
-                                               QEMU_PLUGIN_CB_NO_REGS,
-                                               (void *)(uintptr_t)ud);
+                                               QEMU_PLUGIN_CB_NO_REGS, in);
     }
 }
 
@@ -147,6 +166,18 @@ static void write_out(qemu_plugin_id_t id, void *p)
         fprintf(f, "hook %s %" PRIu64 " %" PRIu64 "\n", hooks[i].slot,
                 hooks[i].entries, hooks[i].insns);
     fprintf(f, "nohook - 0 %" PRIu64 "\n", nohook_insns);
+    {
+        GHashTableIter it;
+        gpointer key, val;
+
+        g_hash_table_iter_init(&it, insns);
+        while (g_hash_table_iter_next(&it, &key, &val)) {
+            const struct insn *in = val;
+
+            if (in->count)
+                fprintf(f, "insn %" PRIx64 " %" PRIu64 "\n", in->va, in->count);
+        }
+    }
     fclose(f);
 }
 
@@ -253,6 +284,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     for (unsigned int i = 0; i < max_vcpus; i++)
         cur_hook[i] = -1;
 
+    insns = g_hash_table_new(g_int64_hash, g_int64_equal);
     qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
     qemu_plugin_register_atexit_cb(id, write_out, NULL);
     return 0;
