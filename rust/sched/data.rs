@@ -27,7 +27,7 @@ use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::Relaxed};
 
-use null_policy::mask::AtomicMask;
+use null_policy::mask::{AtomicMask, Span};
 
 use crate::bindings;
 use crate::list::{Links, ListCell};
@@ -57,16 +57,23 @@ pub struct NullPrivate {
     /// `switch_sched`, cleared in `deinit_pdata`. Read by the debug-build
     /// invariant checks (`check.rs`).
     pub cpus: AtomicMask<MASK_WORDS>,
+    /// The mask words below `nr_cpu_ids`, which Xen sets before the first
+    /// scheduler is initialised and never changes (x86 `set_nr_cpu_ids()`
+    /// and Arm's `start_xen()` run before `scheduler_init()`); debug builds
+    /// check it on every use.
+    pub span: Span,
 }
 
 impl NullPrivate {
-    /// Empty private data; [`NullPrivate::init`] once in place.
-    pub fn new() -> Self {
+    /// Empty private data for `nr_cpu_ids` = `nr`; [`NullPrivate::init`]
+    /// once in place.
+    pub fn new(nr: u32) -> Self {
         Self {
             domains: SpinLock::new(ListCell::new()),
             waitq: SpinLock::new(Waitq::new()),
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
+            span: Span::new(nr, MASK_WORDS),
         }
     }
 
@@ -84,12 +91,6 @@ impl NullPrivate {
     pub unsafe fn of<'a>(ops: *const bindings::scheduler) -> &'a Self {
         // SAFETY: `sched_data` holds the NullPrivate init() stored.
         unsafe { &*(*ops).sched_data.cast::<NullPrivate>() }
-    }
-}
-
-impl Default for NullPrivate {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

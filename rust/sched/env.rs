@@ -5,7 +5,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use null_policy::affinity::Affinity;
 use null_policy::hooks::{Class, Env, Event, Stat, Waitq as WaitqTrait};
-use null_policy::mask::AtomicMask;
+use null_policy::mask::{AtomicMask, Span};
 
 use crate::bindings::{self, gcc};
 use crate::list::ListCell;
@@ -236,13 +236,19 @@ impl Env for XenEnv<'_> {
     }
 
     fn affinity(&self, unit: Unit) -> Affinity<'_, CpuMask> {
-        Affinity {
-            hard: unit.hard_affinity(),
-            soft: unit.soft_affinity(),
-            soft_effective: unit.soft_aff_effective(),
-            pool: unit.domain().pool_mask(),
-            nr: self.nr(),
-        }
+        let span = self.prv().span;
+        debug_assert!(
+            span == Span::new(self.nr(), MASK_WORDS),
+            "nr_cpu_ids changed after the scheduler was initialised"
+        );
+        Affinity::with_span(
+            unit.hard_affinity(),
+            unit.soft_affinity(),
+            unit.soft_aff_effective(),
+            unit.domain().pool_mask(),
+            self.nr(),
+            span,
+        )
     }
 
     fn is_online(&self, unit: Unit) -> bool {

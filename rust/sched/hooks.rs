@@ -63,7 +63,9 @@ unsafe fn locked_unit<'a>(ops: *const scheduler, p: *const sched_unit) -> (XenEn
 pub unsafe extern "C" fn null_rs_init(ops: *mut scheduler) -> c_int {
     printk!("Initializing null scheduler\nWARNING: This is experimental software in development.\nUse at your own risk.\n");
     printk!("null: Rust implementation\n");
-    let Ok(prv) = XBox::try_new(NullPrivate::new()) else {
+    // SAFETY: a plain global, set before any scheduler is initialised.
+    let nr = unsafe { bindings::nr_cpu_ids };
+    let Ok(prv) = XBox::try_new(NullPrivate::new(nr)) else {
         return -(gcc::ENOMEM as c_int);
     };
     prv.init();
@@ -282,7 +284,7 @@ pub unsafe extern "C" fn null_rs_unit_insert(ops: *const scheduler, unit_ptr: *m
     // SAFETY: ours; the unit's runqueue lock is held throughout the loop.
     let env = unsafe { XenEnv::new(ops, irqs) };
     loop {
-        u.set_res(policy::pick_res(&env, u));
+        u.set_res(pick_res(&env, u));
         // Relock: the unit's master pCPU, hence its lock, may have changed.
         // SAFETY: we hold `lock`; interrupts stay off.
         unsafe { bindings::rust_helper_spin_unlock(lock) };
@@ -366,7 +368,15 @@ pub unsafe extern "C" fn null_rs_res_pick(
         unsafe { bindings::_spin_is_locked(u.res().schedule_lock()) } != 0,
         "spin_is_locked(get_sched_res(cpu)->schedule_lock)"
     );
-    Resource::of(policy::pick_res(&env, u)).as_ptr()
+    Resource::of(pick_res(&env, u)).as_ptr()
+}
+
+/// [`policy::pick_res`], the one copy shared by `pick_resource` and
+/// `insert_unit`. (Built for speed it was 92 bytes larger and one
+/// instruction per pick faster.)
+#[inline(never)]
+fn pick_res(env: &XenEnv<'_>, u: Unit) -> u32 {
+    policy::pick_res(env, u)
 }
 
 /// `migrate`.

@@ -91,6 +91,7 @@ impl Unit {
     ///
     /// Xen 4.17's inline (`private.h`), in Rust, as
     /// [`Unit::runnable_state`] is; debug builds compare with the helper.
+    #[inline(always)] // sleep's path, in an object built for size.
     pub fn is_online(self) -> bool {
         let online = self.is_online_here();
         #[cfg(debug_assertions)]
@@ -109,6 +110,7 @@ impl Unit {
         online
     }
 
+    #[inline(always)]
     fn is_online_here(self) -> bool {
         let u = self.as_ptr();
         let mut online = false;

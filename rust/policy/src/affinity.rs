@@ -5,7 +5,7 @@
 //! cpupool's pCPUs. Soft affinity is only looked at when it makes a
 //! difference (`has_soft_affinity`).
 
-use crate::mask::{self, Bits};
+use crate::mask::{self, Bits, Span};
 
 /// One step of affinity balancing (`BALANCE_SOFT_AFFINITY` = 0,
 /// `BALANCE_HARD_AFFINITY` = 1).
@@ -16,9 +16,6 @@ pub enum BalanceStep {
     /// Look in hard affinity.
     Hard = 1,
 }
-
-/// The steps in the order of `for_each_affinity_balance_step`.
-pub const BALANCE_STEPS: [BalanceStep; 2] = [BalanceStep::Soft, BalanceStep::Hard];
 
 /// The masks that constrain where one unit may run.
 pub struct Affinity<'a, M: Bits + ?Sized> {
@@ -32,32 +29,51 @@ pub struct Affinity<'a, M: Bits + ?Sized> {
     pub pool: &'a M,
     /// `nr_cpu_ids`: bits at or above it are ignored, as by Xen.
     pub nr: u32,
+    /// The words and bits of the masks below `nr`.
+    pub span: Span,
 }
 
-impl<M: Bits + ?Sized> Affinity<'_, M> {
-    /// Number of words the masks have in common.
+impl<'a, M: Bits + ?Sized> Affinity<'a, M> {
+    /// The affinity of a unit, `nr` being `nr_cpu_ids`.
     #[inline]
-    pub fn nwords(&self) -> usize {
-        self.hard
-            .nwords()
-            .min(self.soft.nwords())
-            .min(self.pool.nwords())
+    pub fn new(hard: &'a M, soft: &'a M, soft_effective: bool, pool: &'a M, nr: u32) -> Self {
+        let nwords = hard.nwords().min(soft.nwords()).min(pool.nwords());
+        Self::with_span(hard, soft, soft_effective, pool, nr, Span::new(nr, nwords))
+    }
+
+    /// [`Affinity::new`] with its `span` computed beforehand: `nr_cpu_ids`
+    /// does not change once Xen has booted.
+    #[inline]
+    pub fn with_span(
+        hard: &'a M,
+        soft: &'a M,
+        soft_effective: bool,
+        pool: &'a M,
+        nr: u32,
+        span: Span,
+    ) -> Self {
+        Affinity {
+            hard,
+            soft,
+            soft_effective,
+            pool,
+            nr,
+            span,
+        }
     }
 
     /// `has_soft_affinity()`: soft affinity is effective and does not cover
     /// the whole pool.
     #[inline]
     pub fn has_soft_affinity(&self) -> bool {
-        self.soft_effective && !mask::subset(self.pool, self.soft, self.nr)
+        self.soft_effective && !mask::subset(self.pool, self.soft, self.span)
     }
 
     /// Whether soft ∩ hard is empty, in which case the soft step falls back
     /// to the hard affinity (`affinity_balance_cpumask()`).
     #[inline]
-    fn soft_falls_back(&self) -> bool {
-        mask::is_empty(self.nwords(), self.nr, |i| {
-            self.soft.word(i) & self.hard.word(i)
-        })
+    pub fn soft_falls_back(&self) -> bool {
+        mask::is_empty(self.span, |i| self.soft.word(i) & self.hard.word(i))
     }
 
     /// Word `i` of `affinity_balance_cpumask(step) & pool`.
@@ -87,8 +103,19 @@ impl<M: Bits + ?Sized> Affinity<'_, M> {
     #[inline]
     pub fn first_free<F: Bits + ?Sized>(&self, step: BalanceStep, free: &F) -> Option<u32> {
         let fallback = step == BalanceStep::Soft && self.soft_falls_back();
-        let n = self.nwords().min(free.nwords());
-        mask::first(n, self.nr, |i| {
+        self.first_free_in_step(step, fallback, free)
+    }
+
+    /// [`Affinity::first_free`], `fallback` being
+    /// [`Affinity::soft_falls_back`] (only looked at in the soft step).
+    #[inline]
+    pub fn first_free_in_step<F: Bits + ?Sized>(
+        &self,
+        step: BalanceStep,
+        fallback: bool,
+        free: &F,
+    ) -> Option<u32> {
+        mask::first(self.span, |i| {
             self.step_word(step, fallback, i) & free.word(i)
         })
     }
@@ -102,9 +129,7 @@ impl<M: Bits + ?Sized> Affinity<'_, M> {
     /// `cpumask_any(pool & hard)`, or `None` when the unit may run nowhere.
     #[inline]
     pub fn any_allowed(&self, rand: impl FnOnce() -> u32) -> Option<u32> {
-        mask::any(self.nwords(), self.nr, rand, |i| {
-            self.hard.word(i) & self.pool.word(i)
-        })
+        mask::any(self.span, rand, |i| self.hard.word(i) & self.pool.word(i))
     }
 
     /// Word `i` of `hard & pool & free`: the pCPUs to tickle when a woken
@@ -125,13 +150,7 @@ mod tests {
         pool: &'a [u64; 1],
         eff: bool,
     ) -> Affinity<'a, [u64; 1]> {
-        Affinity {
-            hard,
-            soft,
-            soft_effective: eff,
-            pool,
-            nr: 8,
-        }
+        Affinity::new(hard, soft, eff, pool, 8)
     }
 
     #[test]

@@ -193,6 +193,7 @@ fn slot_of<E: Env>(env: &E, unit: E::Unit, cpu: u32) -> Slot {
 /// # Panics
 /// If the unit's hard affinity and its pool have no pCPU in common, which
 /// Xen never lets happen (null.c would index past `nr_cpu_ids`).
+#[inline]
 pub fn pick_res<E: Env>(env: &E, unit: E::Unit) -> u32 {
     let cpu = env.master(unit);
     let picked = pick::pick_cpu(
@@ -347,12 +348,11 @@ pub fn wake<E: Env>(env: &E, unit: E::Unit) {
     env.with_waitq(|wq| wq.push_back(unit, class));
 
     let free = env.free();
-    let nwords = aff.nwords().min(free.nwords());
     let word = |i| aff.free_word(free, i);
-    if mask::is_empty(nwords, env.nr_cpu_ids(), word) {
+    if mask::is_empty(aff.span, word) {
         env.event(Event::NotAssignedOnWake { unit });
     } else {
-        env.raise_softirq_mask(cpu, nwords, word);
+        env.raise_softirq_mask(cpu, aff.span.words(), word);
     }
 }
 

@@ -14,7 +14,8 @@ pub const BITS_PER_WORD: u32 = 64;
 pub trait Bits {
     /// Number of 64-bit words in the mask.
     fn nwords(&self) -> usize;
-    /// Word `i`; `i < self.nwords()`.
+    /// Word `i`: 0 when `i >= self.nwords()`, so masks of different
+    /// widths combine word by word.
     fn word(&self, i: usize) -> u64;
 
     /// Whether bit `cpu` is set (`cpumask_test_cpu`).
@@ -115,58 +116,93 @@ fn split(cpu: u32) -> (usize, u64) {
     )
 }
 
-/// The bits of word `i` that lie below `nr`.
-#[inline]
-fn limit(i: usize, nr: u32) -> u64 {
-    let lo = i as u64 * BITS_PER_WORD as u64;
-    let nr = nr as u64;
-    if nr >= lo + BITS_PER_WORD as u64 {
-        !0
-    } else if nr <= lo {
-        0
-    } else {
-        (1u64 << (nr - lo)) - 1
+/// The words of a mask that hold bits below `nr_cpu_ids`, and which bits
+/// of the last of them do: computed once (`nr_cpu_ids` is fixed after
+/// boot), so that the loops below need no per-word limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Index of the last word; 0 for an empty span too.
+    last: usize,
+    /// The bits of word `last` in the span; 0 only for an empty span.
+    tail: u64,
+}
+
+impl Span {
+    /// The span of bits below `nr` in masks of `nwords` words.
+    #[inline]
+    pub fn new(nr: u32, nwords: usize) -> Span {
+        let words = (nr.div_ceil(BITS_PER_WORD) as usize).min(nwords);
+        if words == 0 {
+            return Span { last: 0, tail: 0 };
+        }
+        // The bits of the last word at or above `nr`: fewer than 64, and
+        // none when the mask ends before `nr`.
+        let excess = (words as u64 * BITS_PER_WORD as u64).saturating_sub(nr as u64);
+        Span {
+            last: words - 1,
+            tail: !0u64 >> excess,
+        }
+    }
+
+    /// Number of words that hold bits of the span.
+    #[inline]
+    pub fn words(&self) -> usize {
+        if self.tail == 0 {
+            0
+        } else {
+            self.last + 1
+        }
+    }
+
+    /// The bits of word `i` (`i <= self.last`) that lie in the span.
+    #[inline]
+    fn mask(&self, i: usize) -> u64 {
+        if i == self.last {
+            self.tail
+        } else {
+            !0
+        }
     }
 }
 
-/// Number of words that hold bits below `nr`, capped at `nwords`.
+/// First set bit within `span` of the mask whose word `i` is `f(i)`, if
+/// any (`cpumask_first` returning `nr_cpu_ids` maps to `None`).
 #[inline]
-fn words_for(nr: u32, nwords: usize) -> usize {
-    (nr.div_ceil(BITS_PER_WORD) as usize).min(nwords)
-}
-
-/// First set bit below `nr` of the mask whose word `i` is `f(i)`, if any
-/// (`cpumask_first` returning `nr_cpu_ids` maps to `None`).
-#[inline]
-pub fn first(nwords: usize, nr: u32, f: impl Fn(usize) -> u64) -> Option<u32> {
-    for i in 0..words_for(nr, nwords) {
-        let w = f(i) & limit(i, nr);
+pub fn first(span: Span, f: impl Fn(usize) -> u64) -> Option<u32> {
+    // Whole words, then the last one under its tail: with one word (up to
+    // 64 pCPUs) that is a load, an and and a test.
+    for i in 0..span.last {
+        let w = f(i);
         if w != 0 {
             return Some(i as u32 * BITS_PER_WORD + w.trailing_zeros());
         }
     }
+    let w = f(span.last) & span.tail;
+    if w != 0 {
+        return Some(span.last as u32 * BITS_PER_WORD + w.trailing_zeros());
+    }
     None
 }
 
-/// Whether no bit below `nr` is set (`cpumask_empty`).
+/// Whether no bit within `span` is set (`cpumask_empty`).
 #[inline]
-pub fn is_empty(nwords: usize, nr: u32, f: impl Fn(usize) -> u64) -> bool {
-    first(nwords, nr, f).is_none()
+pub fn is_empty(span: Span, f: impl Fn(usize) -> u64) -> bool {
+    first(span, f).is_none()
 }
 
-/// Number of set bits below `nr` (`cpumask_weight`).
+/// Number of set bits within `span` (`cpumask_weight`).
 #[inline]
-pub fn weight(nwords: usize, nr: u32, f: impl Fn(usize) -> u64) -> u32 {
-    (0..words_for(nr, nwords))
-        .map(|i| (f(i) & limit(i, nr)).count_ones())
+pub fn weight(span: Span, f: impl Fn(usize) -> u64) -> u32 {
+    (0..=span.last)
+        .map(|i| (f(i) & span.mask(i)).count_ones())
         .sum()
 }
 
-/// The `n`-th (from 0) set bit below `nr`, if there are that many.
+/// The `n`-th (from 0) set bit within `span`, if there are that many.
 #[inline]
-pub fn nth(nwords: usize, nr: u32, mut n: u32, f: impl Fn(usize) -> u64) -> Option<u32> {
-    for i in 0..words_for(nr, nwords) {
-        let mut w = f(i) & limit(i, nr);
+pub fn nth(span: Span, mut n: u32, f: impl Fn(usize) -> u64) -> Option<u32> {
+    for i in 0..=span.last {
+        let mut w = f(i) & span.mask(i);
         let ones = w.count_ones();
         if n >= ones {
             n -= ones;
@@ -185,25 +221,20 @@ pub fn nth(nwords: usize, nr: u32, mut n: u32, f: impl Fn(usize) -> u64) -> Opti
 /// the `rand() % weight`-th one, where `rand` is only consulted when more
 /// than one bit is set. `None` for an empty mask.
 #[inline]
-pub fn any(
-    nwords: usize,
-    nr: u32,
-    rand: impl FnOnce() -> u32,
-    f: impl Fn(usize) -> u64,
-) -> Option<u32> {
-    let first = first(nwords, nr, &f)?;
-    let w = weight(nwords, nr, &f);
+pub fn any(span: Span, rand: impl FnOnce() -> u32, f: impl Fn(usize) -> u64) -> Option<u32> {
+    let first = first(span, &f)?;
+    let w = weight(span, &f);
     if w <= 1 {
         return Some(first);
     }
-    nth(nwords, nr, rand() % w, f)
+    nth(span, rand() % w, f)
 }
 
-/// Whether every bit of `a` below `nr` is also in `b` (`cpumask_subset`).
+/// Whether every bit of `a` within `span` is also in `b`
+/// (`cpumask_subset`).
 #[inline]
-pub fn subset<A: Bits + ?Sized, B: Bits + ?Sized>(a: &A, b: &B, nr: u32) -> bool {
-    let n = a.nwords().min(b.nwords());
-    is_empty(n, nr, |i| a.word(i) & !b.word(i))
+pub fn subset<A: Bits + ?Sized, B: Bits + ?Sized>(a: &A, b: &B, span: Span) -> bool {
+    is_empty(span, |i| a.word(i) & !b.word(i))
 }
 
 #[cfg(test)]
@@ -213,29 +244,61 @@ mod tests {
     #[test]
     fn first_honours_limit() {
         let m = [0u64, 1 << 3];
-        assert_eq!(first(2, 128, |i| m[i]), Some(67));
-        assert_eq!(first(2, 67, |i| m[i]), None);
-        assert_eq!(first(2, 68, |i| m[i]), Some(67));
+        assert_eq!(first(Span::new(128, 2), |i| m[i]), Some(67));
+        assert_eq!(first(Span::new(67, 2), |i| m[i]), None);
+        assert_eq!(first(Span::new(68, 2), |i| m[i]), Some(67));
+        // A limit beyond the mask stops at its last word.
+        assert_eq!(first(Span::new(1000, 2), |i| m[i]), Some(67));
+        assert_eq!(first(Span::new(0, 2), |_| !0), None);
+    }
+
+    #[test]
+    fn span_matches_bit_by_bit() {
+        let masks: [[u64; 3]; 4] = [
+            [!0, !0, !0],
+            [1 << 63, 0, 1],
+            [0, 1 << 63, 1 << 5],
+            [0x8000_0001, 0, 1 << 63],
+        ];
+        for m in &masks {
+            for nr in 0..=200u32 {
+                let span = Span::new(nr, 3);
+                assert_eq!(span.words(), nr.div_ceil(64).min(3) as usize);
+                let bits: std::vec::Vec<u32> = (0..nr.min(192))
+                    .filter(|&c| m[(c / 64) as usize] & (1 << (c % 64)) != 0)
+                    .collect();
+                assert_eq!(first(span, |i| m[i]), bits.first().copied(), "nr {nr}");
+                assert_eq!(weight(span, |i| m[i]), bits.len() as u32, "nr {nr}");
+                for (n, &c) in bits.iter().enumerate() {
+                    assert_eq!(nth(span, n as u32, |i| m[i]), Some(c));
+                }
+                assert_eq!(nth(span, bits.len() as u32, |i| m[i]), None);
+            }
+        }
     }
 
     #[test]
     fn nth_and_weight() {
         let m = [0b1011_0000u64, 0b11];
-        assert_eq!(weight(2, 128, |i| m[i]), 5);
-        assert_eq!(nth(2, 128, 0, |i| m[i]), Some(4));
-        assert_eq!(nth(2, 128, 2, |i| m[i]), Some(7));
-        assert_eq!(nth(2, 128, 3, |i| m[i]), Some(64));
-        assert_eq!(nth(2, 128, 5, |i| m[i]), None);
-        assert_eq!(weight(2, 65, |i| m[i]), 4);
+        let all = Span::new(128, 2);
+        assert_eq!(weight(all, |i| m[i]), 5);
+        assert_eq!(nth(all, 0, |i| m[i]), Some(4));
+        assert_eq!(nth(all, 2, |i| m[i]), Some(7));
+        assert_eq!(nth(all, 3, |i| m[i]), Some(64));
+        assert_eq!(nth(all, 5, |i| m[i]), None);
+        assert_eq!(weight(Span::new(65, 2), |i| m[i]), 4);
+        assert_eq!(weight(Span::new(64, 2), |i| m[i]), 3);
+        assert_eq!(weight(Span::new(5, 2), |i| m[i]), 1);
     }
 
     #[test]
     fn any_consults_rand_only_when_needed() {
         let one = [1u64 << 9];
-        assert_eq!(any(1, 64, || panic!("rand called"), |i| one[i]), Some(9));
+        let s = Span::new(64, 1);
+        assert_eq!(any(s, || panic!("rand called"), |i| one[i]), Some(9));
         let three = [0b1110u64];
-        assert_eq!(any(1, 64, || 4, |i| three[i]), Some(2));
-        assert_eq!(any(1, 64, || 0, |i| [0u64][i]), None);
+        assert_eq!(any(s, || 4, |i| three[i]), Some(2));
+        assert_eq!(any(s, || 0, |i| [0u64][i]), None);
     }
 
     #[test]
@@ -251,9 +314,13 @@ mod tests {
 
     #[test]
     fn subset_works() {
-        assert!(subset(&[0b0110u64], &[0b1110u64], 64));
-        assert!(!subset(&[0b0111u64], &[0b1110u64], 64));
+        let s = Span::new(64, 1);
+        assert!(subset(&[0b0110u64], &[0b1110u64], s));
+        assert!(!subset(&[0b0111u64], &[0b1110u64], s));
         // Bits at or above nr do not count, as in Xen.
-        assert!(subset(&[0b0111u64], &[0b0110u64], 0));
+        assert!(subset(&[0b0111u64], &[0b0110u64], Span::new(0, 1)));
+        assert!(!subset(&[0b0111u64], &[0b0110u64], Span::new(1, 1)));
+        assert!(subset(&[0b1110u64], &[0b0110u64], Span::new(3, 1)));
+        assert!(!subset(&[0b1110u64], &[0b0110u64], Span::new(4, 1)));
     }
 }

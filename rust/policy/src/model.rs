@@ -35,7 +35,8 @@ pub fn mask_of_n<const W: usize>(cpus: impl IntoIterator<Item = u32>) -> [u64; W
 /// `soft_aff_effective` as Xen's `sched_set_affinity()` computes it: soft
 /// affinity does not cover hard affinity but meets it.
 pub fn soft_aff_effective<const W: usize>(hard: &[u64; W], soft: &[u64; W], nr: u32) -> bool {
-    !mask::subset(hard, soft, nr) && !mask::is_empty(W, nr, |i| hard[i] & soft[i])
+    let span = mask::Span::new(nr, W);
+    !mask::subset(hard, soft, span) && !mask::is_empty(span, |i| hard[i] & soft[i])
 }
 
 /// One unit of the model.
@@ -442,13 +443,13 @@ impl<const W: usize> Env for Model<W> {
     }
     fn affinity(&self, unit: usize) -> Affinity<'_, [u64; W]> {
         let st = &self.units[unit];
-        Affinity {
-            hard: &st.hard,
-            soft: &st.soft,
-            soft_effective: st.soft_effective,
-            pool: &self.pool,
-            nr: self.nr_cpus,
-        }
+        Affinity::new(
+            &st.hard,
+            &st.soft,
+            st.soft_effective,
+            &self.pool,
+            self.nr_cpus,
+        )
     }
     fn is_online(&self, unit: usize) -> bool {
         self.units[unit].online

@@ -1,6 +1,6 @@
 //! Placement of a unit on a pCPU: null.c's `pick_res()`.
 
-use crate::affinity::{Affinity, BalanceStep, BALANCE_STEPS};
+use crate::affinity::{Affinity, BalanceStep};
 use crate::mask::Bits;
 
 /// What the pCPU the unit currently points at (`sched_unit_master(unit)`)
@@ -34,17 +34,23 @@ where
     M: Bits + ?Sized,
     F: Bits + ?Sized,
 {
-    let soft = aff.has_soft_affinity();
-    for step in BALANCE_STEPS {
-        if step == BalanceStep::Soft && !soft {
-            continue;
-        }
-        if slot != Slot::Taken && aff.allows(cpu, step) {
+    // The two balance steps of null.c's loop, unrolled: the soft one only
+    // with an effective soft affinity. Both need `cpu` in `pool & hard`.
+    let keep = slot != Slot::Taken && aff.pool.test(cpu) && aff.hard.test(cpu);
+    if aff.has_soft_affinity() {
+        let fallback = aff.soft_falls_back();
+        if keep && (fallback || aff.soft.test(cpu)) {
             return Some(cpu);
         }
-        if let Some(c) = aff.first_free(step, free) {
+        if let Some(c) = aff.first_free_in_step(BalanceStep::Soft, fallback, free) {
             return Some(c);
         }
+    }
+    if keep {
+        return Some(cpu);
+    }
+    if let Some(c) = aff.first_free_in_step(BalanceStep::Hard, false, free) {
+        return Some(c);
     }
     aff.any_allowed(rand)
 }
@@ -54,13 +60,7 @@ mod tests {
     use super::*;
 
     fn a<'a>(hard: &'a [u64; 1], soft: &'a [u64; 1], pool: &'a [u64; 1]) -> Affinity<'a, [u64; 1]> {
-        Affinity {
-            hard,
-            soft,
-            soft_effective: true,
-            pool,
-            nr: 8,
-        }
+        Affinity::new(hard, soft, true, pool, 8)
     }
 
     #[test]

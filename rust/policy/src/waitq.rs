@@ -13,7 +13,7 @@
 //! restricted units queued before it and that one.
 
 use crate::affinity::Affinity;
-use crate::mask::{self, Bits};
+use crate::mask::{self, Bits, Span};
 
 /// Which of the waitqueue's two FIFOs a waiting unit is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl Class {
     /// `soft_aff_effective`, `nr` being `nr_cpu_ids`.
     pub fn of_masks<H: Bits + ?Sized>(hard: &H, soft_effective: bool, nr: u32) -> Class {
         let covers_all = hard.nwords() as u64 * mask::BITS_PER_WORD as u64 >= nr as u64
-            && mask::is_empty(hard.nwords(), nr, |i| !hard.word(i));
+            && mask::is_empty(Span::new(nr, hard.nwords()), |i| !hard.word(i));
         if covers_all && !soft_effective {
             Class::Unrestricted
         } else {
@@ -52,9 +52,9 @@ impl Class {
         H: Bits + ?Sized,
         S: Bits + ?Sized,
     {
-        let n = hard.nwords().min(soft.nwords());
-        let effective = !mask::subset(hard, soft, nr)
-            && !mask::is_empty(n, nr, |i| hard.word(i) & soft.word(i));
+        let span = Span::new(nr, hard.nwords().min(soft.nwords()));
+        let effective = !mask::subset(hard, soft, span)
+            && !mask::is_empty(span, |i| hard.word(i) & soft.word(i));
         Class::of_masks(hard, effective, nr)
     }
 }
