@@ -44,7 +44,8 @@ where
     let mut found = false;
 
     // Soft step.
-    let mut cur = waitq.head(Class::Restricted);
+    let restricted = waitq.head(Class::Restricted);
+    let mut cur = restricted;
     while let Some(u) = cur {
         let aff = affinity(u);
         if aff.has_soft_affinity() && aff.allows(cpu, BalanceStep::Soft) {
@@ -57,7 +58,7 @@ where
     }
 
     // Hard step.
-    for (u, class) in Fifo::new(waitq) {
+    for (u, class) in Fifo::with_restricted_head(waitq, restricted) {
         let aff = affinity(u);
         debug_assert!(
             class == Class::Restricted || Class::of(&aff) == Class::Unrestricted,

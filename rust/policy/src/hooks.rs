@@ -532,10 +532,9 @@ fn take_waiting<E: Env>(env: &E, cur_cpu: u32, sched_cpu: u32) -> Option<E::Unit
                 Some(w)
             }
             Handoff::Contended => {
-                // Do not leave a unit waiting while we are free: retry.
-                if !wq.is_empty() {
-                    env.raise_softirq(cur_cpu);
-                }
+                // Do not leave a unit waiting while we are free: retry
+                // (null.c's `if ( unit_found )`).
+                env.raise_softirq(cur_cpu);
                 None
             }
             Handoff::NoneSuitable => None,

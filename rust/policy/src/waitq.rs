@@ -113,9 +113,15 @@ pub struct Fifo<'a, W: Waitq> {
 impl<'a, W: Waitq> Fifo<'a, W> {
     /// Start at the oldest waiting unit.
     pub fn new(waitq: &'a W) -> Self {
+        Self::with_restricted_head(waitq, waitq.head(Class::Restricted))
+    }
+
+    /// [`Fifo::new`], `restricted` being `waitq.head(Class::Restricted)`,
+    /// already read by the caller.
+    pub fn with_restricted_head(waitq: &'a W, restricted: Option<W::Unit>) -> Self {
         Fifo {
             waitq,
-            restricted: waitq.head(Class::Restricted),
+            restricted,
             unrestricted: waitq.head(Class::Unrestricted),
         }
     }
