@@ -1,9 +1,9 @@
 //! Bit operations on CPU masks, word by word.
 //!
 //! Xen's `cpumask_t` is an array of `unsigned long`; its operations only look
-//! at the first `nr_cpu_ids` bits. The functions here take the same limit and
-//! combine several masks one word at a time, so no temporary mask (and no
-//! per-CPU scratch mask) is ever needed.
+//! at the first `nr_cpu_ids` bits. The functions here take the same limit,
+//! as a [`Span`], and combine several masks one word at a time, so no
+//! temporary mask (and no per-CPU scratch mask) is ever needed.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
