@@ -227,10 +227,12 @@ def run_one(flavour, args, plugin, outdir, offsets):
 
 
 def parse_counts(path):
-    funcs, hooks, nohook = {}, {}, 0
+    funcs, hooks, nohook, insns_at = {}, {}, 0, {}
     for line in Path(path).read_text().splitlines():
         if line.startswith("insn "):
-            continue    # per-instruction counts: benches/annotate.py
+            _, addr, count = line.split()
+            insns_at[int(addr, 16)] = int(count)
+            continue
         kind, name, entries, insns = line.split()
         if kind == "func":
             e, i = funcs.get(name, (0, 0))
@@ -239,7 +241,29 @@ def parse_counts(path):
             hooks[name] = (int(entries), int(insns))
         else:
             nohook = int(insns)
-    return {"funcs": funcs, "hooks": hooks, "nohook": nohook}
+    return {"funcs": funcs, "hooks": hooks, "nohook": nohook, "insns_at": insns_at}
+
+
+def trylock_calls(flavour, outdir, insns_at):
+    """Executions of `call _spin_trylock` inside the object: the hand-off's
+    trylocks of a waiting unit's runqueue lock (do_schedule), successful
+    or not.  Under TCG a run may retry a busy lock thousands of times (see
+    docs/performance.md), which inflates do_schedule's average.  Reads the
+    build's current xen-syms, which must be the one that ran."""
+    ranges = outdir / f"{flavour}.ranges"
+    if not insns_at or not ranges.exists():
+        return None
+    spans = [(int(a, 16), int(b, 16)) for _, a, b, _ in
+             (line.split() for line in ranges.read_text().splitlines()
+              if line.startswith("F "))]
+    syms = CACHE / "build" / BUILDS[flavour][0] / "xen" / "xen-syms"
+    dis = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", f"--start-address={min(a for a, _ in spans):#x}",
+         f"--stop-address={max(b for _, b in spans):#x}", str(syms)],
+        check=True, capture_output=True, text=True).stdout
+    calls = [int(m[1], 16) for m in
+             re.finditer(r"^\s*([0-9a-f]+):\s+call\s+[0-9a-f]+ <_spin_trylock>", dis, re.M)]
+    return sum(insns_at.get(a, 0) for a in calls if any(lo <= a < hi for lo, hi in spans))
 
 
 # --- Report ------------------------------------------------------------------
@@ -299,6 +323,12 @@ def report(res, args, sizes):
         f"{s} {rh.get(s, (0, 0))[0]}/{ch.get(s, (0, 0))[0]}"
         for s in sorted(set(rh) | set(ch)) if s not in MAIN_SLOTS) +
       " (entries Rust/C).")
+    tl = {f: res[f].get("trylocks") for f in ("rust", "c")}
+    if any(v is not None for v in tl.values()):
+        w("Hand-off trylocks (`call _spin_trylock` executed in the object; "
+          "each failed one is a do_schedule retry): "
+          f"Rust {tl['rust'] if tl['rust'] is not None else '-'}, "
+          f"C {tl['c'] if tl['c'] is not None else '-'}.")
     for flavour in ("rust", "c"):
         if res[flavour]["nohook"]:
             w(f"{flavour}: {res[flavour]['nohook']} instructions ran before any hook "
@@ -366,7 +396,9 @@ def main():
         for f in args.builds.split(","):
             res[f], _ = run_one(f, args, plugin, outdir, offsets)
         for f in BUILDS:
-            res.setdefault(f, {"funcs": {}, "hooks": {}, "nohook": 0})
+            res.setdefault(f, {"funcs": {}, "hooks": {}, "nohook": 0, "insns_at": {}})
+    for f in BUILDS:
+        res[f]["trylocks"] = trylock_calls(f, outdir, res[f]["insns_at"])
     text = report(res, args, sizes)
     (outdir / "report.md").write_text(text)
     print(text)
