@@ -23,6 +23,8 @@
 #             xl create a 2-vCPU idle PV guest, wait until up, xl destroy
 #   pingpong  initrd-xl.gz: one 2-vCPU guest blocking/waking every 200 us,
 #             counted for --settle s (default 10) once it is up
+#   pause     initrd-xl.gz: one 2-vCPU busy guest, --rounds times xl pause
+#             and xl unpause (the sleep hook: blocking does not enter it)
 # Windows that end on wall-clock time make absolute counts vary from run to
 # run; instructions per entry are the stable figure.
 #

@@ -188,11 +188,23 @@ def workload_churn(vm, args):
         time.sleep(args.settle)
 
 
+def workload_pause(vm, args):
+    """One 2-vCPU PV guest spinning on both vCPUs (xnr_mode=busy), then
+    --rounds times `xl pause` and `xl unpause`: blocking does not enter
+    `sleep` in Xen 4.17, pausing does (vcpu_sleep_sync() per vCPU, with the
+    vCPU running), and unpausing wakes."""
+    _toolstack(vm, args)
+    _sh(vm, "xnr-guest pz busy 2 memory=256 && xnr-wait pz 600")
+    _sh(vm, f"i=0; while [ $i -lt {args.rounds} ]; do xl pause pz && xl unpause pz || exit 1; "
+            "i=$((i+1)); done", timeout=60 * args.rounds + 600)
+
+
 # name: (function, dom0 initrd)
 WORKLOADS = {
     "boot": (workload_boot, "initrd.gz"),
     "pingpong": (workload_pingpong, "initrd-xl.gz"),
     "churn": (workload_churn, "initrd-xl.gz"),
+    "pause": (workload_pause, "initrd-xl.gz"),
 }
 
 
@@ -369,7 +381,8 @@ def main():
                     help="seconds to stay up after the workload (boot: after "
                          "the dom0 marker; pingpong: default 10)")
     ap.add_argument("--rounds", type=int, default=3,
-                    help="churn: guests created and destroyed")
+                    help="churn: guests created and destroyed; pause: "
+                         "pause/unpause pairs")
     ap.add_argument("--smp", default="4")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--top", type=int, default=12)
