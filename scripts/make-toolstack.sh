@@ -150,7 +150,7 @@ check_module_deps() {
     done
 }
 
-# Pack directory $1 into the gzipped cpio $2 and remove the directory.
+# The test guest's initramfs: busybox and an /init that runs one load mode.
 build_guest_initrd() {
     local root
     root="$(busybox_root)"
