@@ -5,7 +5,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use null_policy::affinity::Affinity;
 use null_policy::hooks::{Class, Env, Event, Stat, Waitq as WaitqTrait};
-use null_policy::mask::{AtomicMask, Span};
+use null_policy::mask::{AtomicMask, Bits, Span};
 
 use crate::bindings::{self, gcc};
 use crate::list::ListCell;
@@ -293,6 +293,22 @@ impl Env for XenEnv<'_> {
         self.pcpu(cpu).set(unit)
     }
 
+    fn owned_slot(&self, cpu: u32) -> Option<Option<Unit>> {
+        let sr = Resource::of(cpu);
+        let npc = sr.sched_priv().cast::<NullPcpu>();
+        // schedule_cpu_rm() sets sched_priv to NULL (and the scheduler to
+        // the idle one) under the pCPU's lock, and only later calls our
+        // deinit_pdata, which clears the `cpus` bit.
+        if !self.prv().cpus.test(cpu) || sr.scheduler() != self.ops || npc.is_null() {
+            return None;
+        }
+        // SAFETY: a non-NULL sched_priv of a pCPU of this scheduler is our
+        // NullPcpu from alloc_pdata; the caller holds the pCPU's runqueue
+        // lock, under which schedule_cpu_rm() unhooks it, and Xen frees it
+        // only after that.
+        Some(unsafe { &*npc }.get())
+    }
+
     fn free(&self) -> &AtomicMask<MASK_WORDS> {
         &self.prv().cpus_free
     }
@@ -314,12 +330,17 @@ impl Env for XenEnv<'_> {
         f(&wq)
     }
 
-    fn trylock_master(&self, unit: Unit, sched_cpu: u32) -> Option<TryLocked> {
+    fn trylock_master(&self, unit: Unit, held: &[u32]) -> Option<TryLocked> {
         // null.c asserts the unit's lock is not ours; it can be (a unit
         // woken on its free pCPU outside its soft affinity waits, and only
         // that pCPU may be free): then we already hold what vcpu_wake()
-        // would hold, and a trylock could only fail, forever.
-        if unit.res().schedule_lock() == Resource::of(sched_cpu).schedule_lock() {
+        // would hold, and a trylock could only fail, forever. Compared as
+        // lock pointers: with sched-gran > 1 several pCPUs share one.
+        let lock = unit.res().schedule_lock();
+        if held
+            .iter()
+            .any(|&cpu| Resource::of(cpu).schedule_lock() == lock)
+        {
             return Some(TryLocked::AlreadyHeld);
         }
         // SAFETY: `unit.master()` is a valid pCPU with a resource.

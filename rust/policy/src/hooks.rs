@@ -143,14 +143,21 @@ pub trait Env {
     fn is_queued(&self, unit: Self::Unit) -> bool;
     /// Run `f` with the waitqueue lock held.
     fn with_waitq<R>(&self, f: impl FnOnce(&Self::Waitq) -> R) -> R;
-    /// Lock the runqueue of the unit's master pCPU for `null_schedule()`,
-    /// which holds the runqueue lock of `sched_cpu`: `None` if
-    /// `pcpu_schedule_trylock()` fails. If the unit's lock *is* the one held
-    /// (the unit waits with its master on `sched_cpu` itself), the guard
-    /// just records that: null.c asserts this cannot happen, but it does
-    /// when a unit wakes on its free pCPU outside its soft affinity (see
-    /// `tests/props.rs`), and trylocking a held lock would fail forever.
-    fn trylock_master(&self, unit: Self::Unit, sched_cpu: u32) -> Option<Self::RunqGuard>;
+    /// Lock the runqueue of the unit's master pCPU, for a hand-off that is
+    /// about to point the unit at another pCPU; the caller holds the
+    /// runqueue locks of the pCPUs (resource masters) in `held`. `None` if
+    /// `pcpu_schedule_trylock()` fails. If the unit's lock *is* one of
+    /// those held, the guard just records that: null.c asserts this cannot
+    /// happen in `null_schedule()`, but it does when a unit wakes on its
+    /// free pCPU outside its soft affinity (see `tests/props.rs`), and
+    /// trylocking a held lock would fail forever.
+    fn trylock_master(&self, unit: Self::Unit, held: &[u32]) -> Option<Self::RunqGuard>;
+    /// The unit assigned to `cpu` if `cpu` is (still) one of this
+    /// scheduler's pCPUs, `None` if it is not: for the debug checks
+    /// ([`crate::check`]), which must never dereference the private data
+    /// of a pCPU Xen is taking away (`schedule_cpu_rm()` clears it before
+    /// it calls `deinit_pdata`). Caller holds `cpu`'s runqueue lock.
+    fn owned_slot(&self, cpu: u32) -> Option<Option<Self::Unit>>;
 
     /// `cpu_raise_softirq(cpu, SCHEDULE_SOFTIRQ)`.
     fn raise_softirq(&self, cpu: u32);
@@ -222,10 +229,19 @@ pub fn unit_assign<E: Env>(env: &E, unit: E::Unit, cpu: u32) {
 }
 
 /// `unit_deassign()`: take `unit` off its pCPU and hand the pCPU to the
-/// first suitable waiting unit. Caller holds the runqueue lock of the
-/// unit's master pCPU. Returns whether a pCPU was tickled.
-pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit) -> bool {
+/// first suitable waiting unit. Caller holds the runqueue locks of the
+/// pCPUs in `held`, the unit's master pCPU among them (`migrate` holds its
+/// target's too). Returns whether a pCPU was tickled.
+///
+/// Unlike null.c, the waiter's own runqueue lock is trylocked before the
+/// waiter is pointed at the pCPU, as `null_schedule()` does: a wake, sleep
+/// or affinity change of the waiter may be running on another pCPU under
+/// that lock, and Xen's `unit_schedule_lock()` only stays valid if a unit's
+/// resource changes with its lock held. If the trylock fails, the pCPU
+/// stays free and is tickled: its `null_schedule()` retries the hand-off.
+pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit, held: &[u32]) -> bool {
     let cpu = env.master(unit);
+    debug_assert!(held.contains(&cpu), "unit_deassign without the unit's lock");
     debug_assert!(
         !env.is_queued(unit),
         "list_empty(&null_unit(unit)->waitq_elem)"
@@ -241,17 +257,33 @@ pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit) -> bool {
     env.mark_free(cpu, true);
     env.event(Event::Deassign { unit, cpu });
 
-    env.with_waitq(
-        |wq| match handoff::offer(wq, |w| env.affinity(w), cpu, |_| true) {
+    env.with_waitq(|wq| {
+        let mut guard = None;
+        let outcome = handoff::offer(
+            wq,
+            |w| env.affinity(w),
+            cpu,
+            |w| {
+                guard = env.trylock_master(w, held);
+                guard.is_some()
+            },
+        );
+        match outcome {
             Handoff::Taken(w) => {
                 wq.remove(w);
                 unit_assign(env, w, cpu);
+                drop(guard);
                 env.raise_softirq(cpu);
                 true
             }
-            Handoff::Contended | Handoff::NoneSuitable => false,
-        },
-    )
+            Handoff::Contended => {
+                // The free pCPU's null_schedule() retries the hand-off.
+                env.raise_softirq(cpu);
+                true
+            }
+            Handoff::NoneSuitable => false,
+        }
+    })
 }
 
 /// Where `insert_unit` got after placing the unit and relocking.
@@ -297,8 +329,13 @@ pub fn remove<E: Env>(env: &E, unit: E::Unit) {
         debug_assert!(!env.is_queued(unit), "list_empty(&nvc->waitq_elem)");
     } else if env.is_queued(unit) {
         env.with_waitq(|wq| wq.remove(unit));
-    } else if env.slot(env.master(unit)).is_some() {
-        unit_deassign(env, unit);
+    } else if env.slot(env.master(unit)) == Some(unit) {
+        // Only if the pCPU is this unit's (upstream 54fe207f29): a unit
+        // that came online without a wake (setvcpucontext of a paused
+        // domain, whose creation then failed) is neither queued nor
+        // assigned, and its pCPU may hold another domain's unit.
+        let cpu = env.master(unit);
+        unit_deassign(env, unit, &[cpu]);
     }
     env.stat(Stat::UnitRemove);
 }
@@ -366,7 +403,7 @@ pub fn sleep<E: Env>(env: &E, unit: E::Unit) {
         if env.is_queued(unit) {
             env.with_waitq(|wq| wq.remove(unit));
         } else if env.slot(cpu) == Some(unit) {
-            tickled = unit_deassign(env, unit);
+            tickled = unit_deassign(env, unit, &[cpu]);
         }
     }
 
@@ -381,6 +418,17 @@ pub fn sleep<E: Env>(env: &E, unit: E::Unit) {
 pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
     let from = env.master(unit);
     if from == new_cpu {
+        // Xen migrates after every affinity change (`vcpu_set_affinity()`),
+        // and `pick_res()` returns a waiting unit's own pCPU when that is
+        // free and now allowed: null.c returns here and leaves the unit
+        // waiting beside its free pCPU. Take it.
+        if env.is_queued(unit)
+            && env.slot(new_cpu).is_none()
+            && env.affinity(unit).allows(new_cpu, BalanceStep::Hard)
+        {
+            env.with_waitq(|wq| wq.remove(unit));
+            unit_assign(env, unit, new_cpu);
+        }
         return;
     }
     env.event(Event::Migrate {
@@ -391,7 +439,7 @@ pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
 
     // Leaving an assigned pCPU frees it for a waiting unit.
     if env.slot(from) == Some(unit) {
-        unit_deassign(env, unit);
+        unit_deassign(env, unit, &[from, new_cpu]);
         env.stat(Stat::MigrateRunning);
     } else if env.is_queued(unit) {
         env.stat(Stat::MigrateOnRunq);
@@ -520,7 +568,7 @@ fn take_waiting<E: Env>(env: &E, cur_cpu: u32, sched_cpu: u32) -> Option<E::Unit
             |w| env.affinity(w),
             sched_cpu,
             |w| {
-                held = env.trylock_master(w, sched_cpu);
+                held = env.trylock_master(w, &[sched_cpu]);
                 held.is_some()
             },
         );

@@ -18,6 +18,7 @@
 extern crate std;
 
 pub mod affinity;
+pub mod check;
 pub mod handoff;
 pub mod hooks;
 pub mod mask;

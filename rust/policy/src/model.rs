@@ -6,6 +6,7 @@
 
 use core::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::vec::Vec;
 
 use crate::affinity::{Affinity, BalanceStep};
@@ -50,6 +51,10 @@ pub struct UnitState<const W: usize = WORDS> {
     pub soft_effective: bool,
     /// `is_unit_online()`.
     pub online: bool,
+    /// Online but not woken since: `setvcpucontext` brought the vCPU up
+    /// while its domain is paused (e.g. one whose creation then failed).
+    /// Such a unit may be on no pCPU and in no queue.
+    pub parked: bool,
     /// `unit_runnable()`.
     pub runnable: bool,
     /// `sched_unit_master()`.
@@ -227,6 +232,40 @@ pub struct Model<const W: usize = WORDS> {
     pub stats: RefCell<Vec<Stat>>,
     /// The random numbers to hand out (then 0).
     pub random: RefCell<VecDeque<u32>>,
+    /// The pCPUs whose runqueue locks are held, when lock discipline is
+    /// checked ([`Model::check_locks`]).
+    pub held: Held,
+    /// A pCPU in `schedule_cpu_rm()`'s window: its `sched_priv` is NULL,
+    /// `deinit_pdata` has not run yet. Reading its slot is a NULL
+    /// dereference in Xen, and a panic here.
+    pub leaving: Cell<Option<u32>>,
+}
+
+/// The pCPUs whose runqueue locks are held (with repeats: Xen takes a
+/// lock shared by two pCPUs once, the model counts it per pCPU); `None`
+/// while lock discipline is not checked. Shared with the guards.
+pub type Held = Rc<RefCell<Option<Vec<u32>>>>;
+
+/// A runqueue lock [`Env::trylock_master`] took in the model; released on
+/// drop.
+pub struct ModelGuard(Option<(Held, u32)>);
+
+impl Drop for ModelGuard {
+    fn drop(&mut self) {
+        if let Some((held, cpu)) = self.0.take() {
+            release(&held, cpu);
+        }
+    }
+}
+
+fn release(held: &RefCell<Option<Vec<u32>>>, cpu: u32) {
+    if let Some(h) = held.borrow_mut().as_mut() {
+        let i = h
+            .iter()
+            .position(|&c| c == cpu)
+            .expect("unlocking a lock not held");
+        h.remove(i);
+    }
 }
 
 impl Model {
@@ -254,6 +293,8 @@ impl<const W: usize> Model<W> {
             events: RefCell::new(Vec::new()),
             stats: RefCell::new(Vec::new()),
             random: RefCell::new(VecDeque::new()),
+            held: Rc::new(RefCell::new(None)),
+            leaving: Cell::new(None),
         };
         for c in 0..nr_cpus {
             m.free.set(c);
@@ -270,10 +311,37 @@ impl<const W: usize> Model<W> {
             soft,
             soft_effective,
             online: true,
+            parked: false,
             runnable: true,
             master: Cell::new(master),
         });
         self.units.len() - 1
+    }
+
+    /// Check lock discipline from now on: which runqueue locks a hook
+    /// holds is then declared with [`Model::locked`], and a hook that
+    /// changes a pCPU's slot or free bit without that pCPU's lock, or a
+    /// unit's pCPU without the lock of the unit's current pCPU, panics.
+    pub fn check_locks(&self) {
+        *self.held.borrow_mut() = Some(Vec::new());
+    }
+
+    /// Run `f` (a hook) holding the runqueue locks of `cpus`, as Xen would.
+    pub fn locked<R>(&self, cpus: &[u32], f: impl FnOnce() -> R) -> R {
+        if let Some(h) = self.held.borrow_mut().as_mut() {
+            h.extend_from_slice(cpus);
+        }
+        let r = f();
+        for &c in cpus {
+            release(&self.held, c);
+        }
+        r
+    }
+
+    fn assert_held(&self, cpu: u32, what: &str) {
+        if let Some(h) = self.held.borrow().as_ref() {
+            assert!(h.contains(&cpu), "{what} without cpu {cpu}'s runqueue lock");
+        }
     }
 
     /// The waiting units, oldest first.
@@ -283,9 +351,12 @@ impl<const W: usize> Model<W> {
 
     /// Xen's `sched_set_affinity()`: tell the scheduler
     /// (`adjust_affinity`), then install the masks (`None`: unchanged) and
-    /// recompute `soft_aff_effective`. Caller holds the unit's runqueue lock.
+    /// recompute `soft_aff_effective`, under the unit's runqueue lock.
     pub fn set_affinity(&mut self, u: usize, hard: Option<[u64; W]>, soft: Option<[u64; W]>) {
-        hooks::adjust_affinity(&*self, u, hard.as_ref(), soft.as_ref());
+        let cpu = self.units[u].master.get();
+        self.locked(&[cpu], || {
+            hooks::adjust_affinity(&*self, u, hard.as_ref(), soft.as_ref())
+        });
         let nr = self.nr_cpus;
         let st = &mut self.units[u];
         if let Some(h) = hard {
@@ -362,9 +433,14 @@ impl<const W: usize> Model<W> {
             let st = &self.units[u];
             let on = self.slots.iter().filter(|s| s.get() == Some(u)).count();
             let queued = waiting.iter().filter(|&&w| w == u).count();
-            if st.online && on + queued != 1 {
+            if st.online && !st.parked && on + queued != 1 {
                 return Err(format!(
                     "online unit {u}: on {on} pCPUs, queued {queued} times"
+                ));
+            }
+            if st.parked && on + queued > 1 {
+                return Err(format!(
+                    "parked unit {u}: on {on} pCPUs, queued {queued} times"
                 ));
             }
             if !st.online && on + queued != 0 {
@@ -427,6 +503,8 @@ impl<const W: usize> Clone for Model<W> {
             events: self.events.clone(),
             stats: self.stats.clone(),
             random: self.random.clone(),
+            held: Rc::new(RefCell::new(self.held.borrow().clone())),
+            leaving: self.leaving.clone(),
         }
     }
 }
@@ -436,7 +514,7 @@ impl<const W: usize> Env for Model<W> {
     type Mask = [u64; W];
     type Free = AtomicMask<W>;
     type Waitq = ModelWaitq;
-    type RunqGuard = ();
+    type RunqGuard = ModelGuard;
 
     fn nr_cpu_ids(&self) -> u32 {
         self.nr_cpus
@@ -464,6 +542,7 @@ impl<const W: usize> Env for Model<W> {
         self.units[unit].master.get()
     }
     fn set_res(&self, unit: usize, cpu: u32) {
+        self.assert_held(self.units[unit].master.get(), "sched_set_res()");
         self.units[unit].master.set(cpu);
     }
     fn curr_on_cpu(&self, cpu: u32) -> Option<usize> {
@@ -476,15 +555,24 @@ impl<const W: usize> Env for Model<W> {
         self.random.borrow_mut().pop_front().unwrap_or(0)
     }
     fn slot(&self, cpu: u32) -> Option<usize> {
+        assert!(
+            self.leaving.get() != Some(cpu),
+            "NULL NullPcpu: slot of cpu {cpu}, which is being removed"
+        );
         self.slots[cpu as usize].get()
     }
     fn set_slot(&self, cpu: u32, unit: Option<usize>) {
+        self.assert_held(cpu, "setting a pCPU's unit");
         self.slots[cpu as usize].set(unit);
+    }
+    fn owned_slot(&self, cpu: u32) -> Option<Option<usize>> {
+        (self.pool.test(cpu) && self.leaving.get() != Some(cpu)).then(|| self.slot(cpu))
     }
     fn free(&self) -> &AtomicMask<W> {
         &self.free
     }
     fn mark_free(&self, cpu: u32, free: bool) {
+        self.assert_held(cpu, "changing a pCPU's free bit");
         if free {
             self.free.set(cpu)
         } else {
@@ -497,12 +585,19 @@ impl<const W: usize> Env for Model<W> {
     fn with_waitq<R>(&self, f: impl FnOnce(&ModelWaitq) -> R) -> R {
         f(&self.waitq)
     }
-    fn trylock_master(&self, unit: usize, sched_cpu: u32) -> Option<()> {
+    fn trylock_master(&self, unit: usize, held: &[u32]) -> Option<ModelGuard> {
         let cpu = self.master(unit);
-        if cpu == sched_cpu {
-            return Some(()); // our own lock, already held
+        if held.contains(&cpu) {
+            return Some(ModelGuard(None)); // a lock the caller holds
         }
-        (!self.contended.borrow().contains(&cpu)).then_some(())
+        if self.contended.borrow().contains(&cpu) {
+            return None;
+        }
+        let mut h = self.held.borrow_mut();
+        Some(ModelGuard(h.as_mut().map(|h| {
+            h.push(cpu);
+            (Rc::clone(&self.held), cpu)
+        })))
     }
     fn raise_softirq(&self, cpu: u32) {
         self.tickled.borrow_mut().push(cpu);

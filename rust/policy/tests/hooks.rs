@@ -1,6 +1,6 @@
 //! null.c's behaviour, hook by hook, on the host model.
 
-use null_policy::hooks::{self, Class, Event, Insert, Next, Waitq};
+use null_policy::hooks::{self, Class, Env, Event, Insert, Next, Waitq};
 use null_policy::mask::Bits;
 use null_policy::model::{mask_of, Model};
 
@@ -305,4 +305,179 @@ fn contended_waiters_are_passed_over_in_fifo_order_across_lists() {
     assert_eq!(hooks::schedule(&m, 1, false), Next::Idle);
     assert_eq!(*m.tickled.borrow(), [1]);
     assert_eq!(m.waiting(), [u1, u3, r2]);
+}
+
+/// Upstream 54fe207f29 (issue 10, item 1). A unit inserted while offline
+/// points at cpu 0 and holds nothing; `setvcpucontext` brings it up while
+/// its domain stays paused, so nothing wakes it; another domain's unit
+/// then takes cpu 0. Removing the first unit (the failed domain's
+/// `complete_domain_destroy()`) must leave cpu 0 to the other one.
+#[test]
+fn removing_a_unit_never_woken_leaves_another_units_pcpu_alone() {
+    let mut m = Model::new(2);
+    let g = m.add_unit(all(2), all(2), 0);
+    m.units[g].online = false;
+    // insert_unit of an offline unit places nothing.
+    m.units[g].online = true; // setvcpucontext; the domain stays paused
+    let a = m.add_unit(mask_of([0]), mask_of([0]), 0);
+    assert_eq!(insert(&m, a), Insert::Assigned);
+    assert_eq!(m.slots[0].get(), Some(a));
+    hooks::remove(&m, g);
+    assert_eq!(
+        m.slots[0].get(),
+        Some(a),
+        "another domain's unit deassigned"
+    );
+    assert!(!m.free.test(0));
+    m.check_invariants(&[a]).unwrap();
+}
+
+/// Issue 10, item 7. `unit_deassign` hands the freed pCPU to a waiter whose
+/// runqueue lock is busy (a wake, sleep or affinity change of that waiter
+/// on another pCPU): it must not point the waiter at the pCPU without that
+/// lock, but leave the pCPU free and tickle it, and the tickled pCPU's
+/// schedule takes the waiter once the lock is free.
+#[test]
+fn deassign_trylocks_the_waiter_and_leaves_the_retry_to_schedule() {
+    let mut m = Model::new(2);
+    let a = m.add_unit(mask_of([0]), mask_of([0]), 0);
+    let b = m.add_unit(mask_of([1]), mask_of([1]), 1);
+    let w = m.add_unit(all(2), all(2), 1);
+    for u in [a, b, w] {
+        insert(&m, u);
+    }
+    assert_eq!(m.waiting(), [w]);
+    let wcpu = m.units[w].master.get();
+    assert_eq!(wcpu, 0, "picked at random (0) among its busy pCPUs");
+    // Free cpu 1 while w's runqueue (cpu 0) is busy elsewhere.
+    m.units[w].master.set(0);
+    m.check_locks();
+    m.contended.borrow_mut().push(0);
+    m.tickled.borrow_mut().clear();
+    m.locked(&[1], || hooks::remove(&m, b));
+    assert_eq!(m.slots[1].get(), None, "taken without the waiter's lock");
+    assert_eq!(m.waiting(), [w]);
+    assert!(m.free.test(1));
+    assert_eq!(*m.tickled.borrow(), [1], "the free pCPU retries");
+    m.contended.borrow_mut().clear();
+    assert_eq!(
+        m.locked(&[1], || hooks::schedule(&m, 1, false)),
+        Next::Unit(w)
+    );
+    assert_eq!(m.slots[1].get(), Some(w));
+    assert_eq!(m.units[w].master.get(), 1);
+    m.check_invariants(&[a, w]).unwrap();
+}
+
+/// Issue 10, item 3. `adjust_affinity` moves a waiting unit to its new
+/// class's list before Xen installs the new masks (under the unit's
+/// runqueue lock); a hand-off on another pCPU meanwhile sees the unit on
+/// the unrestricted list with its old, restricted masks. It decides on the
+/// live masks (no debug assertion about the list may fire) and, the unit's
+/// lock being busy, leaves the pCPU to retry.
+#[test]
+fn handoff_during_an_affinity_change_decides_on_the_live_masks() {
+    let mut m = Model::new(3);
+    let a = m.add_unit(mask_of([0]), mask_of([0]), 0);
+    let b = m.add_unit(mask_of([1]), mask_of([1]), 1);
+    let c = m.add_unit(mask_of([2]), mask_of([2]), 2);
+    let w = m.add_unit(mask_of([0, 1]), mask_of([0, 1]), 0);
+    for u in [a, b, c, w] {
+        insert(&m, u);
+    }
+    assert_eq!(m.waiting(), [w]);
+    assert_eq!(m.waitq.class(w), Class::Restricted);
+    // vcpu_set_affinity(w, all): adjust_affinity under w's lock (cpu 0,
+    // held by the caller: contended for everyone else), masks not yet in.
+    m.contended.borrow_mut().push(m.units[w].master.get());
+    hooks::adjust_affinity(&m, w, Some(&all(3)), Some(&all(3)));
+    assert_eq!(m.waitq.class(w), Class::Unrestricted);
+    // Meanwhile cpu 2 frees: w may not run there by its live masks.
+    m.tickled.borrow_mut().clear();
+    hooks::remove(&m, c);
+    assert_eq!(m.slots[2].get(), None);
+    assert!(
+        m.tickled.borrow().is_empty(),
+        "no waiter was allowed on cpu 2"
+    );
+    // And cpu 1 frees: w may run there, but its lock is busy.
+    hooks::remove(&m, b);
+    assert_eq!(m.slots[1].get(), None);
+    assert_eq!(*m.tickled.borrow(), [1]);
+    // Xen installs the masks and drops w's lock; cpu 1 retries.
+    m.units[w].hard = all(3);
+    m.units[w].soft = all(3);
+    m.contended.borrow_mut().clear();
+    m.check_waitq().unwrap();
+    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(w));
+}
+
+/// Issue 10, item 2. In `schedule_cpu_rm()`'s window (the pCPU's
+/// `sched_priv` NULL, `deinit_pdata` not yet run) the other pCPUs schedule
+/// and wake units while units wait: neither the hooks nor the invariant
+/// check may read the leaving pCPU (the model panics where Xen would
+/// dereference NULL, as a check walking every pCPU of the pool did).
+#[test]
+fn the_removal_window_touches_nothing_of_the_leaving_pcpu() {
+    let mut m = Model::new(3);
+    let us: Vec<usize> = (0..5).map(|_| m.add_unit(all(3), all(3), 0)).collect();
+    for &u in &us {
+        insert(&m, u);
+    }
+    assert_eq!(m.waiting(), [us[3], us[4]]);
+    // cpupool-cpu-remove 2: out of res_valid, its unit migrated away (it
+    // waits: no pCPU is free), then sched_priv = NULL.
+    m.pool[0] &= !(1 << 2);
+    let to = hooks::pick_res(&m, us[2]);
+    hooks::migrate(&m, us[2], to);
+    m.leaving.set(Some(2));
+    assert!(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.slot(2))).is_err(),
+        "the model catches a read of the leaving pCPU"
+    );
+    for x in [0, 1] {
+        hooks::schedule(&m, x, false);
+        null_policy::check::after_hook(&m, &[x]).unwrap();
+    }
+    for &u in &us {
+        hooks::wake(&m, u);
+        null_policy::check::after_hook(&m, &[m.units[u].master.get()]).unwrap();
+    }
+    assert_eq!(
+        null_policy::check::after_hook(&m, &[2]),
+        Ok(()),
+        "skipped: not ours"
+    );
+    m.leaving.set(None);
+    m.free.clear(2); // deinit_pdata
+    m.check_invariants(&us).unwrap();
+}
+
+/// Issue 10, item 6. `vcpu_set_affinity()` always migrates, and for a
+/// waiting unit whose own pCPU is free and now allowed `pick_res()` returns
+/// that pCPU: `migrate` to the same pCPU must assign it, not return early
+/// as null.c does. (Unreachable with our hand-off, as far as the property
+/// and exhaustive tests show; in null.c it follows its self-trylock
+/// livelock. The state is set up by hand.)
+#[test]
+fn a_waiting_unit_pinned_onto_its_own_free_pcpu_takes_it() {
+    let mut m = Model::new(2);
+    let a = m.add_unit(mask_of([0]), mask_of([0]), 0);
+    let b = m.add_unit(mask_of([1]), mask_of([1]), 1);
+    let w = m.add_unit(mask_of([0]), mask_of([0]), 0);
+    for u in [a, b, w] {
+        insert(&m, u);
+    }
+    assert_eq!(m.waiting(), [w]);
+    // w points at cpu 1, which is free, but its affinity is {0}.
+    m.units[w].master.set(1);
+    m.slots[1].set(None);
+    m.free.set(1);
+    m.set_affinity(w, Some(all(2)), None);
+    let to = hooks::pick_res(&m, w);
+    assert_eq!(to, 1);
+    hooks::migrate(&m, w, to);
+    assert_eq!(m.slots[1].get(), Some(w));
+    assert!(m.waiting().is_empty());
+    assert!(!m.free.test(1));
 }

@@ -168,6 +168,11 @@ impl Oracle {
         let to = self.pick(u);
         let from = self.master[u];
         if to == from {
+            // A waiting unit whose own pCPU is free and now allowed takes it.
+            if self.queued(u) && self.slot[to].is_none() && self.may_run(u, to, Step::Hard) {
+                self.waitq.retain(|&x| x != u);
+                self.assign(u, to);
+            }
             return;
         }
         if self.slot[from] == Some(u) {
@@ -187,6 +192,24 @@ impl Oracle {
     fn schedule(&mut self, c: usize) {
         if self.slot[c].is_none() {
             self.hand_off(c);
+        }
+    }
+
+    /// `vcpu_set_affinity()` with the new masks in place: an inserted unit
+    /// is moved to where `pick` says, then woken.
+    fn affinity_changed(&mut self, u: usize) {
+        self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
+        if self.known[u] {
+            self.migrate(u);
+            if self.online[u] {
+                self.wake(u);
+            }
+        }
+    }
+
+    fn serve(&mut self) {
+        while let Some(c) = self.tickled.pop() {
+            self.schedule(c);
         }
     }
 
@@ -220,7 +243,7 @@ impl Oracle {
                 if self.online[u] {
                     if self.queued(u) {
                         self.waitq.retain(|&x| x != u);
-                    } else if self.slot[self.master[u]].is_some() {
+                    } else if self.slot[self.master[u]] == Some(u) {
                         self.deassign(u);
                     }
                 }
@@ -242,25 +265,28 @@ impl Oracle {
                     self.wake(u);
                 }
             }
+            Op::OnlineNoWake(u) => self.online[u] = true,
+            Op::Wake(u) => self.wake(u),
             Op::Migrate(u) => self.migrate(u),
             Op::SetAffinity(u, a, b) => {
                 let (a, b) = (a as usize % self.nr, b as usize % self.nr);
                 self.hard[u] = (0..self.nr).map(|c| c == a || c == b).collect();
+                self.affinity_changed(u);
+                self.serve();
                 self.soft[u] = (0..self.nr).map(|c| c == a).collect();
-                self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
-                if self.known[u] && self.online[u] && !self.hard[u][self.master[u]] {
-                    self.migrate(u);
-                }
+                self.affinity_changed(u);
             }
             Op::Unpin(u) => {
                 self.hard[u] = vec![true; self.nr];
+                self.affinity_changed(u);
+                self.serve();
                 self.soft[u] = vec![true; self.nr];
-                self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
+                self.affinity_changed(u);
             }
             Op::SetSoft(u, a) => {
                 let a = a as usize % self.nr;
                 self.soft[u] = (0..self.nr).map(|c| c == a).collect();
-                self.soft_effective[u] = soft_effective(&self.hard[u], &self.soft[u]);
+                self.affinity_changed(u);
             }
             Op::RemoveCpu(c) => {
                 let c = c as usize;
@@ -270,6 +296,19 @@ impl Oracle {
                         self.migrate(u);
                     }
                 }
+                // The other pCPUs schedule and units wake meanwhile.
+                self.serve();
+                for x in 0..self.nr {
+                    if self.pool[x] {
+                        self.schedule(x);
+                    }
+                }
+                for u in 0..self.known.len() {
+                    if self.known[u] && self.online[u] {
+                        self.wake(u);
+                    }
+                }
+                self.serve();
                 self.slot[c] = None;
             }
             Op::AddCpu(c) => {
@@ -279,8 +318,6 @@ impl Oracle {
             }
             Op::Schedule(c) => self.schedule(c as usize),
         }
-        while let Some(c) = self.tickled.pop() {
-            self.schedule(c);
-        }
+        self.serve();
     }
 }
