@@ -28,6 +28,7 @@ use std::process::Command;
 const CONFIG_CFGS: &[(&str, &str)] = &[
     ("xen_debug", "CONFIG_DEBUG"),
     ("xen_perf_counters", "CONFIG_PERF_COUNTERS"),
+    ("xen_tracebuffer", "CONFIG_TRACEBUFFER"),
 ];
 
 fn main() {

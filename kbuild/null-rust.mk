@@ -9,8 +9,16 @@ NULL_RUST_SRC ?= $(abs_srctree)/common/sched/null-rust
 CARGO ?= cargo
 
 # Target triple, rustc code-generation flags and the toolchain: per
-# architecture, in kbuild/arch/$(SRCARCH).mk.
+# architecture, in kbuild/arch/$(SRCARCH).mk. What cannot be built stops
+# here, with one line naming the option, not deep inside cargo.
+null_rust_arches := $(patsubst %.mk,%,$(notdir $(wildcard $(NULL_RUST_SRC)/kbuild/arch/*.mk)))
+ifeq ($(filter $(SRCARCH),$(null_rust_arches)),)
+$(error CONFIG_SCHED_NULL_RUST=y: the Rust null scheduler does not support $(SRCARCH) (supported: $(null_rust_arches)); choose CONFIG_SCHED_NULL_C)
+endif
 include $(NULL_RUST_SRC)/kbuild/arch/$(SRCARCH).mk
+ifeq ($(shell command -v $(CARGO) 2>/dev/null),)
+$(error CONFIG_SCHED_NULL_RUST=y needs $(CARGO) (Rust with rust-src, see the README of $(NULL_RUST_SRC)) on PATH, or choose CONFIG_SCHED_NULL_C)
+endif
 
 # Xen's ASSERT()s are debug-only; so are Rust's debug_assert!()s.
 NULL_RUST_RUSTFLAGS += $(if $(CONFIG_DEBUG),-C debug-assertions=on,-C debug-assertions=off)
