@@ -62,3 +62,13 @@ make_cpio() {
     rm -rf "$1"
     mv "$2.tmp" "$2"
 }
+
+# Compile C through ccache, if installed (setup-host.sh installs it): its
+# gcc wrapper first on PATH, the cache under $CACHE. Build trees differ
+# only in their directory, which must not split the cache (-g would hash
+# it), so the debug info keeps the first tree's directory.
+use_ccache() {
+    [ -x /usr/lib/ccache/gcc ] || return 0
+    export PATH="/usr/lib/ccache:$PATH"
+    export CCACHE_DIR="$CACHE/ccache" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=5G
+}

@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(build-essential bc bison flex python3 libclang-dev clang
           qemu-system-x86 busybox-static cpio gzip dpkg-dev xz-utils binutils
-          ca-certificates curl)
+          ca-certificates curl ccache)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -8,8 +8,12 @@
 #   build:  Xen 4.17 patched, Rust null scheduler, default and debug config;
 #           the C reference (null.c) from the same tree, default and debug
 #   binary: audit of xen-syms (codegen rules), link provenance
+#   configs: the configuration matrix (tests/configs/*.config), Rust and C,
+#           the PV shim as tools/firmware/xen-dir builds it, and random
+#           configurations (randconfig.sh); the audit of each Rust build
 #   boot:   QEMU boots with sched=null (4 pCPUs, and sched-gran=core on SMT)
-#           for all four builds
+#           for all four builds, and for the matrix configurations that
+#           change run-time behaviour
 #   xl:     on the debug builds, the toolstack in dom0 (test_xl): guests on
 #           sched=null and on a null cpupool of a credit2 boot, overcommit
 #           and FIFO waiters, vcpu-pin, vCPU hotplug, pCPU remove/add,
@@ -22,12 +26,24 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/scripts/lib.sh"
 cd "$REPO"
 
-"$REPO/scripts/setup-host.sh" || die "host setup failed"
-export PATH="$HOME/.cargo/bin:$PATH"
-
 passed=0
 failed=0
 failures=()
+# -e stays off: a failing step is counted and the run goes on, so that one
+# run reports every failure; each step's own commands decide what fails.
+finish() {
+    for f in "${failures[@]}"; do log "failed: $f"; done
+    echo "all: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+# Without the host set up nothing else can run: count that and stop.
+if ! "$REPO/scripts/setup-host.sh"; then
+    failed=1 failures=("host setup")
+    finish
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+
 step() {
     local name=$1
     shift
@@ -50,49 +66,77 @@ step "host: exhaustive state search, 3 pCPUs x 4 units (release)" \
 step "host: miri (intrusive list, unsafe code)" cargo +nightly miri test -p xen-null-sched --lib
 
 declare -A built
+build() {
+    "$REPO/scripts/build-xen.sh" "$1" "$2" >/dev/null && built[$1-$2]=1
+}
 for flavour in rust c; do
     for config in default debug; do
-        if "$REPO/scripts/build-xen.sh" "$flavour" "$config" >/dev/null; then
-            built[$flavour-$config]=1
-            passed=$((passed + 1))
-            log "--- PASS build: $flavour-$config"
-        else
-            failed=$((failed + 1))
-            failures+=("build: $flavour-$config")
-        fi
+        step "build: $flavour-$config" build "$flavour" "$config"
     done
 done
-tree() { echo "$CACHE/build/$1"; }
+build_dir() { echo "$CACHE/build/$1"; }
 need_build() { [ -n "${built[$1]:-}" ] || { log "no $1 build"; return 1; }; }
 
 audit_tests() {
-    need_build c-default && XEN_TREE=$(tree c-default) python3 -m unittest discover -s tests/audit -p 'test_audit.py'
+    need_build c-default && XEN_TREE=$(build_dir c-default) python3 -m unittest discover -s tests/audit -p 'test_audit.py'
 }
 step "audit tool: checks accept null.c and bite on bad code" audit_tests
 
 audit_build() {
-    local t
-    need_build "$1" || return 1
-    t=$(tree "$1")/xen
-    python3 tests/audit/audit.py --xen-syms "$t/xen-syms" --config "$t/.config" \
-        --object "$t/common/sched/null-rust.o" --hook-table sched_null_def
+    need_build "$1" && audit_tree "$(build_dir "$1")/xen"
+}
+audit_tree() {
+    python3 tests/audit/audit.py --xen-syms "$1/xen-syms" --config "$1/.config" \
+        --object "$1/common/sched/null-rust.o" --hook-table sched_null_def
 }
 step "binary audit: rust-default" audit_build rust-default
 step "binary audit: rust-debug" audit_build rust-debug
 
 clippy_xen() {
-    need_build "$1" && "$REPO/scripts/clippy-xen.sh" "$(tree "$1")"
+    need_build "$1" && "$REPO/scripts/clippy-xen.sh" "$(build_dir "$1")"
 }
 step "clippy -D warnings, hypervisor code: rust-default" clippy_xen rust-default
 step "clippy -D warnings, hypervisor code: rust-debug" clippy_xen rust-debug
 
 link_tests() {
     need_build rust-default && need_build c-default &&
-        RUST_TREE=$(tree rust-default) C_TREE=$(tree c-default) python3 -m unittest tests/audit/test_link.py
+        RUST_TREE=$(build_dir rust-default) C_TREE=$(build_dir c-default) python3 -m unittest tests/audit/test_link.py
 }
 step "link: Rust object in, null.o out (and reverse for C)" link_tests
 
-"$REPO/scripts/make-dom0.sh" >/dev/null || die "dom0 kernels/initrds failed"
+kbuild_errors() {
+    need_build rust-default &&
+        XEN_TREE=$(build_dir rust-default) python3 -m unittest discover -s tests/kbuild
+}
+step "kbuild: what cannot be built stops at make time, naming the option" kbuild_errors
+
+# The configuration matrix: every fragment of tests/configs besides the two
+# above, with the Rust and the C null scheduler; the audit of the Rust one.
+MATRIX=(tracebuffer-off perf-counters lock-debug no-cet-thunks nr-cpus-1
+        nr-cpus-4095 null-default null-only)
+for config in "${MATRIX[@]}"; do
+    for flavour in rust c; do
+        step "config $config: build $flavour" build "$flavour" "$config"
+    done
+    step "config $config: binary audit (rust)" audit_build "rust-$config"
+done
+# The PV shim, built as Debian's packaging builds it (tools/firmware/xen-dir)
+# from the default trees, whose own hypervisors are built.
+shim() {
+    need_build "$1-default" && "$REPO/scripts/build-shim.sh" "$1" >/dev/null
+}
+step "config pv-shim: build rust" shim rust
+step "config pv-shim: build c" shim c
+step "config pv-shim: binary audit (rust)" \
+    audit_tree "$(build_dir rust-default)/tools/firmware/xen-dir/xen-root/xen"
+# Random configurations: RANDCONFIG_N of them (seeds printed; set
+# RANDCONFIG_SEEDS to rebuild some).
+step "configs: randconfig x${RANDCONFIG_N:-2}" "$REPO/scripts/randconfig.sh" "${RANDCONFIG_N:-2}"
+
+if ! "$REPO/scripts/make-dom0.sh" >/dev/null; then
+    failed=$((failed + 1)) failures+=("dom0 kernels/initrds")
+    finish
+fi
 # Boot tests on every build; the xl scenarios (test_xl: guests, cpupools,
 # affinity, hotplug, churn, allocation failures) on the debug builds, where
 # Xen's ASSERTs and our invariant checks are live.
@@ -100,7 +144,7 @@ boot() {
     local build=$1 flavour=${1%%-*}
     shift
     need_build "$build" || return 1
-    XEN_IMAGE=$(tree "$build")/xen/xen XEN_FLAVOUR=$flavour XEN_LOG_TAG=$build \
+    XEN_IMAGE=$(build_dir "$build")/xen/xen XEN_FLAVOUR=$flavour XEN_LOG_TAG=$build \
         python3 tests/system/run.py "$@"
 }
 for b in rust-debug c-debug; do
@@ -109,10 +153,16 @@ done
 for b in rust-default c-default; do
     step "boot: $b" boot "$b" test_boot
 done
+# The matrix configurations that change what runs: no trace buffers, perf
+# counters (test_boot then also reads the 'p' key), lock profiling and
+# debugging, 64-word CPU masks, null as the only scheduler.
+for config in tracebuffer-off perf-counters lock-debug nr-cpus-4095 null-only; do
+    for flavour in rust c; do
+        step "boot: $flavour-$config" boot "$flavour-$config" test_boot
+    done
+done
 step "xl scenarios: Rust placements equal null.c's" \
     python3 tests/system/compare_placements.py \
     "$CACHE/logs/rust-debug-placements.json" "$CACHE/logs/c-debug-placements.json"
 
-for f in "${failures[@]}"; do log "failed: $f"; done
-echo "all: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -230,17 +230,22 @@ class XenQemu:
 
     def dump_runq(self, timeout=120):
         """Press 'r' and return the whole run-queue dump, "(XEN) " prefixes
-        included, from its first line ("sched_smt_power_savings: ...") on.
+        included, from its first line ("sched_smt_power_savings: ...") on."""
+        return self.key_output(b"r", r"^.*sched_smt_power_savings:", timeout)
 
-        The dump has no end marker.  'r' runs from a tasklet, which reads the
-        key when it starts; once the dump's first line is out, pressing 't'
-        queues the same tasklet again, so the "Synced ... skew" lines 't'
-        prints can only come after the complete dump.
+    def key_output(self, key, first_line, timeout=120):
+        """Press debug key `key` and return all it prints, "(XEN) "
+        prefixes included, from the line matching `first_line` on.
+
+        Such output has no end marker.  The keys run from a tasklet, which
+        reads the key when it starts; once the first line is out, pressing
+        't' queues the same tasklet again, so the "Synced ... skew" lines
+        't' prints can only come after the complete output.
         """
         self._switch_input(TO_XEN)
         pos = self.position()
-        self.send(b"r")
-        start = self.wait_for(r"^.*sched_smt_power_savings:", timeout, since=pos)
+        self.send(key)
+        start = self.wait_for(first_line, timeout, since=pos)
         self.send(b"t")
         end = self.wait_for(r"^.*Synced stime skew:", timeout, since=start.end())
         # Let 't' finish too, so the switch message does not land inside it.

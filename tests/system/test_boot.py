@@ -6,6 +6,8 @@ Environment:
   XEN_LOG_TAG     names the serial logs (default: XEN_FLAVOUR)
   XEN_NULL_CACHE  cache directory (default /var/cache/xen-null-rs): dom0
                   kernel/initrd come from dom0/, serial logs go to logs/
+  XEN_CONFIG      the build's .config (default: next to XEN_IMAGE): tests
+                  of optional features run only where they are configured
 """
 
 import contextlib
@@ -23,6 +25,22 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
 XEN_IMAGE = os.environ.get("XEN_IMAGE")
 FLAVOUR = os.environ.get("XEN_FLAVOUR")
+XEN_CONFIG = os.environ.get("XEN_CONFIG") or (
+    str(Path(XEN_IMAGE).parent / ".config") if XEN_IMAGE else None)
+
+
+def configured(option):
+    """Whether the build's .config sets `option`=y."""
+    if not XEN_CONFIG or not Path(XEN_CONFIG).is_file():
+        return False
+    return f"{option}=y" in Path(XEN_CONFIG).read_text().splitlines()
+
+
+def parse_perf_counters(text):
+    """{name: TOTAL} of the plain counters in a 'p' dump."""
+    return {m[1].strip(): int(m[2]) for m in
+            re.finditer(r"^\(XEN\) (\S.*?)\s+TOTAL\[\s*(\d+)\]", text,
+                        re.MULTILINE)}
 
 # Printed by the initrd's /init (scripts/make-dom0.sh).
 DOM0_MARKER = "XEN-NULL-RS: dom0 init reached"
@@ -177,6 +195,28 @@ class BootNullScheduler(unittest.TestCase):
                 owner = [f"d0v{u}" for _, u, pcpu in units if pcpu == cpu]
                 self.assertEqual(unit, owner[0] if owner else None,
                                  f"CPU[{cpu}] owner")
+
+    @unittest.skipUnless(configured("CONFIG_PERF_COUNTERS"),
+                         "CONFIG_PERF_COUNTERS is not set in the build")
+    def test_boot_perf_counters(self):
+        """The null hooks crank Xen's sched: counters (the 'p' key), as
+        null.c's SCHED_STAT_CRANK()s do."""
+        with self.boot("sched=null dom0_max_vcpus=2", smp="4") as vm:
+            self.check_common_boot(vm, vcpus=2)
+            counters = parse_perf_counters(vm.key_output(
+                b"p", r"^.*Xen performance counters SHOW"))
+            # alloc_udata: the 4 idle units twice (sched_init_vcpu() with
+            # null as the boot scheduler, then schedule_cpu_add() as each
+            # pCPU joins Pool-0), and dom0's 2 (seen on both builds).
+            self.assertEqual(counters.get("sched: unit_alloc"), 10, counters)
+            # dom0's vCPUs are created down and inserted offline, which
+            # null.c's insert returns from before it counts.
+            self.assertEqual(counters.get("sched: unit_insert"), 0, counters)
+            self.assertGreater(counters.get("sched: specific scheduler", 0), 0,
+                               "do_schedule never counted")
+            wakes = sum(counters.get(f"sched: unit_wake_{k}", 0) for k in
+                        ("running", "onrunq", "runnable", "not_runnable"))
+            self.assertGreater(wakes, 0, "wake never counted")
 
     def test_boot_sched_null_gran_core(self):
         with self.boot("sched=null sched-gran=core dom0_max_vcpus=2",
