@@ -494,9 +494,10 @@ pub unsafe extern "C" fn null_rs_schedule(
         cur_cpu,
         tasklet_work_scheduled,
     );
+    let idle = cur_res.idle_unit();
     let next = match next {
         Next::Unit(u) => u,
-        Next::Idle => cur_res.idle_unit(),
+        Next::Idle => idle,
     };
     #[cfg(xen_debug)]
     unit_check(next);
@@ -504,4 +505,9 @@ pub unsafe extern "C" fn null_rs_schedule(
     // so not NULL (Xen's schedule() has just dereferenced it).
     let prev = unsafe { Unit::from_raw(prev).unwrap_unchecked() };
     prev.set_next(next);
+    // A unit hands over to idle: keep the idle unit from naming it (a
+    // null pCPU is tickless, so idle may not be prev again for long).
+    if next == idle && prev != idle {
+        idle.point_next_at_self();
+    }
 }

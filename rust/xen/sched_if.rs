@@ -223,6 +223,19 @@ impl Unit {
             (*next.as_ptr()).migrated = false;
         }
     }
+
+    /// `unit->next_task = unit`, for the idle unit of the resource being
+    /// scheduled when it is not `prev`: Xen rewrites a unit's next_task
+    /// only when it is `prev`, so the idle unit's would go on naming the
+    /// last unit it handed over to, which can be destroyed or moved away
+    /// while this pCPU idles, and `schedule_cpu_rm()` writes through it
+    /// (xen-patches/0005 fixes that side for every scheduler).
+    pub fn point_next_at_self(self) {
+        // SAFETY: live unit; the caller schedules its resource, holding its
+        // runqueue lock, under which alone the idle unit's next_task is
+        // read while it is not running (schedule_cpu_rm()).
+        unsafe { (*self.as_ptr()).next_task = self.as_ptr() };
+    }
 }
 
 /// A `struct sched_resource *` (per-pCPU scheduling resource).
