@@ -130,8 +130,11 @@ step "config pv-shim: build c" shim c
 step "config pv-shim: binary audit (rust)" \
     audit_tree "$(build_dir rust-default)/tools/firmware/xen-dir/xen-root/xen"
 # Random configurations: RANDCONFIG_N of them (seeds printed; set
-# RANDCONFIG_SEEDS to rebuild some).
-step "configs: randconfig x${RANDCONFIG_N:-2}" "$REPO/scripts/randconfig.sh" "${RANDCONFIG_N:-2}"
+# RANDCONFIG_SEEDS to rebuild some). Off by default until a first run has
+# shown which Xen-side randconfig failures to expect (issue 11).
+if [ "${RANDCONFIG_N:-0}" -gt 0 ]; then
+    step "configs: randconfig x$RANDCONFIG_N" "$REPO/scripts/randconfig.sh" "$RANDCONFIG_N"
+fi
 
 if ! "$REPO/scripts/make-dom0.sh" >/dev/null; then
     failed=$((failed + 1)) failures+=("dom0 kernels/initrds")
@@ -153,10 +156,10 @@ done
 for b in rust-default c-default; do
     step "boot: $b" boot "$b" test_boot
 done
-# The matrix configurations that change what runs: no trace buffers, perf
-# counters (test_boot then also reads the 'p' key), lock profiling and
-# debugging, 64-word CPU masks, null as the only scheduler.
-for config in tracebuffer-off perf-counters lock-debug nr-cpus-4095 null-only; do
+# The matrix configurations that change what runs: perf counters
+# (test_boot then also reads the 'p' key). MATRIX_BOOTS adds more (no
+# trace buffers, lock debugging, 64-word masks, null only: issue 11).
+for config in perf-counters ${MATRIX_BOOTS:-}; do
     for flavour in rust c; do
         step "boot: $flavour-$config" boot "$flavour-$config" test_boot
     done
