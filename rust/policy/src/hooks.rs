@@ -258,16 +258,7 @@ pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit, held: &[u32]) -> bool {
     env.event(Event::Deassign { unit, cpu });
 
     env.with_waitq(|wq| {
-        let mut guard = None;
-        let outcome = handoff::offer(
-            wq,
-            |w| env.affinity(w),
-            cpu,
-            |w| {
-                guard = env.trylock_master(w, held);
-                guard.is_some()
-            },
-        );
+        let (outcome, guard) = offer_trylocked(env, wq, cpu, held);
         match outcome {
             Handoff::Taken(w) => {
                 wq.remove(w);
@@ -284,6 +275,29 @@ pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit, held: &[u32]) -> bool {
             Handoff::NoneSuitable => false,
         }
     })
+}
+
+/// [`handoff::offer`] of `cpu`, taking each candidate's runqueue lock with
+/// [`Env::trylock_master`] (the caller holds those of `held`): the outcome
+/// and, if a unit was taken, the guard to drop once it points at `cpu`.
+#[inline(always)]
+fn offer_trylocked<E: Env>(
+    env: &E,
+    wq: &E::Waitq,
+    cpu: u32,
+    held: &[u32],
+) -> (Handoff<E::Unit>, Option<E::RunqGuard>) {
+    let mut guard = None;
+    let outcome = handoff::offer(
+        wq,
+        |w| env.affinity(w),
+        cpu,
+        |w| {
+            guard = env.trylock_master(w, held);
+            guard.is_some()
+        },
+    );
+    (outcome, guard)
 }
 
 /// Where `insert_unit` got after placing the unit and relocking.
@@ -562,16 +576,7 @@ fn take_waiting<E: Env>(env: &E, cur_cpu: u32, sched_cpu: u32) -> Option<E::Unit
         }
         // The waiting unit may be racing with vcpu_wake() on its own
         // runqueue lock: only trylock it, keeping it across the change.
-        let mut held = None;
-        let outcome = handoff::offer(
-            wq,
-            |w| env.affinity(w),
-            sched_cpu,
-            |w| {
-                held = env.trylock_master(w, &[sched_cpu]);
-                held.is_some()
-            },
-        );
+        let (outcome, held) = offer_trylocked(env, wq, sched_cpu, &[sched_cpu]);
         match outcome {
             Handoff::Taken(w) => {
                 unit_assign(env, w, sched_cpu);
