@@ -7,7 +7,10 @@ return thunks, no red zone, no unwind tables, static link at
 0xffff82d040200000).  Compiler flags can be wrong or silently ignored, so this
 tool checks the *result*: the machine code that actually ended up in xen-syms
 and the relocatable objects that went into the link.  Only Xen's .config
-decides which properties are required.
+decides which properties are required: with CONFIG_XEN_IBT,
+CONFIG_INDIRECT_THUNK or CONFIG_RETURN_THUNK off, the corresponding check
+requires the plain form instead (no endbr64, no thunks, plain ret), since
+the Rust flags must follow .config either way.
 
 Usage:
   audit.py --xen-syms PATH --config PATH --object PATH [--object PATH ...]
@@ -15,7 +18,7 @@ Usage:
 
 Every check is a function over parsed data (Elf objects, disassembled
 instructions, linker-script rules) so that tests can feed it small bad inputs.
-Exit status: 0 all checks pass/skip, 1 some check failed, 2 usage/input error.
+Exit status: 0 all checks pass, 1 some check failed, 2 usage/input error.
 """
 
 from __future__ import annotations
@@ -480,7 +483,7 @@ def _run(cmd: list[str]) -> str:
 class CheckResult:
     id: str
     name: str
-    status: str  # PASS, FAIL or SKIP
+    status: str  # PASS or FAIL
     summary: str
     details: list[str] = field(default_factory=list)
 
@@ -488,9 +491,9 @@ class CheckResult:
 CHECK_NAMES = {
     "0": "locate code in xen-syms",
     "1": "no x87/MMX/SSE/AVX",
-    "2": "IBT: hook targets start with endbr64",
-    "3": "no indirect branches or jump tables",
-    "4": "no bare ret",
+    "2": "hook targets, endbr64 as .config asks",
+    "3": "indirect branches as .config asks, no jump tables",
+    "4": "returns as .config asks",
     "5": "object sections",
     "6": "relocation types",
     "7": "undefined symbols resolved by xen-syms",
@@ -504,10 +507,6 @@ def _result(id_, failures, ok_summary, fail_summary, details=()):
         return CheckResult(id_, CHECK_NAMES[id_], "FAIL", fail_summary,
                            list(failures) + list(details))
     return CheckResult(id_, CHECK_NAMES[id_], "PASS", ok_summary, list(details))
-
-
-def skipped(id_: str, option: str) -> CheckResult:
-    return CheckResult(id_, CHECK_NAMES[id_], "SKIP", f"{option} is not enabled in .config")
 
 
 def check_placement(pl: Placement) -> CheckResult:
@@ -593,36 +592,69 @@ def image_symbolizer(image: Elf):
                            if s.type == STT_FUNC and s.defined)
 
 
+def hook_targets(image: Elf, table: PlacedSymbol | None,
+                 table_name: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """(failures, [(label, address)]) for the code pointers in the hook table.
+
+    Not IBT-specific: the table must be defined by the audited objects, be
+    located in xen-syms and hold code pointers (else it is not the scheduler
+    Xen calls, and no landing pad was checked)."""
+    if table is None:
+        return [f"hook table {table_name} is not defined by the audited objects "
+                "or cannot be located in xen-syms"], []
+    code = [s for s in image.sections if s.flags & SHF_EXECINSTR]
+    where = image_symbolizer(image)
+    data = image.read(table.addr, table.size)
+    targets = []
+    for off in range(0, table.size - 7, 8):
+        ptr = struct.unpack_from("<Q", data, off)[0]
+        if any(s.addr <= ptr < s.addr + s.size for s in code):
+            targets.append((f"{table_name}+{off:#x} -> {ptr:016x} <{where(ptr)}>", ptr))
+    if not targets:
+        return [f"hook table {table_name} holds no pointer into code"], []
+    return [], targets
+
+
 def check_ibt(image: Elf, table: PlacedSymbol | None, table_name: str,
               endbr: EndbrOutcome) -> CheckResult:
-    """Every code pointer in the hook table must land on ENDBR64.
+    """CONFIG_XEN_IBT=y: every code pointer in the hook table must land on
+    ENDBR64.
 
     With CET-IBT an indirect call to anything else raises #CP; Xen calls the
     scheduler exclusively through this table."""
-    failures, details, targets = [], [], 0
-    if table is None:
-        failures.append(f"hook table {table_name} is not defined by the audited objects "
-                        "or cannot be located in xen-syms")
-    else:
-        code = [s for s in image.sections if s.flags & SHF_EXECINSTR]
-        where = image_symbolizer(image)
-        data = image.read(table.addr, table.size)
-        for off in range(0, table.size - 7, 8):
-            ptr = struct.unpack_from("<Q", data, off)[0]
-            if not any(s.addr <= ptr < s.addr + s.size for s in code):
-                continue
-            targets += 1
-            ok = image.read(ptr, 4) == ENDBR64
-            line = f"{table_name}+{off:#x} -> {ptr:016x} <{where(ptr)}>: " + (
-                "endbr64" if ok else "NO endbr64")
-            (details if ok else failures).append(line)
+    failures, targets = hook_targets(image, table, table_name)
+    details = []
+    for label, ptr in targets:
+        ok = image.read(ptr, 4) == ENDBR64
+        (details if ok else failures).append(f"{label}: " + ("endbr64" if ok else "NO endbr64"))
     if endbr.returncode:
         failures.append(f"{endbr.script} failed (rc={endbr.returncode}): {endbr.output}")
     else:
         details.append(f"{os.path.basename(endbr.script)}: OK")
     return _result("2", failures,
-                   f"{targets} hook targets have endbr64; check-endbr.sh passed",
+                   f"{len(targets)} hook targets have endbr64; check-endbr.sh passed",
                    "missing landing pads or check-endbr.sh failure", details)
+
+
+def check_no_ibt(image: Elf, table: PlacedSymbol | None, table_name: str,
+                 insns: list[Insn]) -> CheckResult:
+    """CONFIG_XEN_IBT=n: the hook table as above, and no endbr64 at all.
+
+    Xen is built with -fcf-protection=none then and never enables CET-IBT,
+    so landing pads are not needed; any endbr64 in our code means the Rust
+    flags (-Z cf-protection=branch) do not follow .config."""
+    failures, targets = hook_targets(image, table, table_name)
+    details = [f"{label}: no endbr64 needed" if image.read(ptr, 4) != ENDBR64
+               else f"{label}: endbr64 (not built for CONFIG_XEN_IBT=n)"
+               for label, ptr in targets]
+    endbrs = [i.show() + "  (endbr64 without CONFIG_XEN_IBT)"
+              for i in insns if i.mnemonic == "endbr64"]
+    return _result("2", failures + endbrs,
+                   f"{len(targets)} hook targets; no endbr64 in {len(insns)} instructions "
+                   "(CONFIG_XEN_IBT=n)",
+                   f"{len(endbrs)} endbr64 with CONFIG_XEN_IBT=n"
+                   + (f", {len(failures)} hook table problems" if failures else ""),
+                   details)
 
 
 # 3. Indirect branches / jump tables -----------------------------------------
@@ -663,14 +695,38 @@ def jump_table_relocs(objs: list[Elf]) -> list[str]:
     return out
 
 
+def uses_indirect_thunk(insn: Insn) -> bool:
+    # call/jmp, and the conditional jumps compilers also aim at thunks.
+    return "<__x86_indirect_thunk_" in insn.operands
+
+
 def check_indirect(insns: list[Insn], objs: list[Elf]) -> CheckResult:
+    """CONFIG_INDIRECT_THUNK=y: indirect branches only via the thunks."""
     bad = [i.show() for i in insns if is_indirect_branch(i)]
     tables = jump_table_relocs(objs)
-    thunk_calls = sum("<__x86_indirect_thunk_" in i.operands for i in insns)
+    thunk_calls = sum(uses_indirect_thunk(i) for i in insns)
     return _result("3", bad + tables,
                    f"no indirect call/jmp; {thunk_calls} calls via __x86_indirect_thunk_*; "
                    "no jump-table data",
                    f"{len(bad)} indirect branches, {len(tables)} jump-table-like entries")
+
+
+def check_plain_indirect(insns: list[Insn], objs: list[Elf]) -> CheckResult:
+    """CONFIG_INDIRECT_THUNK=n: plain indirect call/jmp, no thunks.
+
+    Xen then has no __x86_indirect_thunk_* (indirect-thunk.S is not built),
+    so a branch to one means the Rust flags (-Z retpoline-external-thunk) do
+    not follow .config.  Jump tables stay forbidden: -C jump-tables=no is
+    unconditional, like Xen's -fno-jump-tables."""
+    thunked = [i.show() + "  (thunk without CONFIG_INDIRECT_THUNK)"
+               for i in insns if uses_indirect_thunk(i)]
+    tables = jump_table_relocs(objs)
+    plain = sum(is_indirect_branch(i) for i in insns)
+    return _result("3", thunked + tables,
+                   f"{plain} plain indirect call/jmp; no __x86_indirect_thunk_* "
+                   "(CONFIG_INDIRECT_THUNK=n); no jump-table data",
+                   f"{len(thunked)} branches to __x86_indirect_thunk_* with "
+                   f"CONFIG_INDIRECT_THUNK=n, {len(tables)} jump-table-like entries")
 
 
 # 4. Returns -----------------------------------------------------------------
@@ -678,13 +734,39 @@ def check_indirect(insns: list[Insn], objs: list[Elf]) -> CheckResult:
 RETURNS = {"ret", "retq", "retl", "retw", "lret", "lretq", "lretl", "lretw"}
 
 
+NEAR_RETURNS = {"ret", "retq"}
+
+
+def uses_return_thunk(insn: Insn) -> bool:
+    return insn.operands.endswith("<__x86_return_thunk>")
+
+
 def check_returns(insns: list[Insn]) -> CheckResult:
+    """CONFIG_RETURN_THUNK=y: every return is jmp __x86_return_thunk."""
     bad = [i.show() for i in insns if i.mnemonic in RETURNS]
-    thunked = sum(i.mnemonic in ("jmp", "jmpq") and i.operands.endswith("<__x86_return_thunk>")
-                  for i in insns)
+    thunked = sum(i.mnemonic in ("jmp", "jmpq") and uses_return_thunk(i) for i in insns)
     return _result("4", bad,
                    f"no ret; {thunked} returns via jmp __x86_return_thunk",
                    f"{len(bad)} bare returns")
+
+
+def check_plain_returns(insns: list[Insn]) -> CheckResult:
+    """CONFIG_RETURN_THUNK=n: plain near ret, no __x86_return_thunk.
+
+    Xen then has no __x86_return_thunk, so a jump (or call) to it means the
+    Rust flags (-Z function-return=thunk-extern) do not follow .config.  At
+    least one ret must be there, else the returns went some other way that
+    this check does not know.  Far returns are never Xen code."""
+    thunked = [i.show() + "  (return thunk without CONFIG_RETURN_THUNK)"
+               for i in insns if uses_return_thunk(i)]
+    far = [i.show() + "  (far return)" for i in insns
+           if i.mnemonic in RETURNS - NEAR_RETURNS]
+    rets = sum(i.mnemonic in NEAR_RETURNS for i in insns)
+    missing = [] if rets else [f"no ret in {len(insns)} instructions"]
+    return _result("4", thunked + far + missing,
+                   f"{rets} plain ret; no __x86_return_thunk (CONFIG_RETURN_THUNK=n)",
+                   f"{len(thunked)} uses of __x86_return_thunk with CONFIG_RETURN_THUNK=n, "
+                   f"{len(far)} far returns, {rets} plain ret")
 
 
 # 5. Object sections ---------------------------------------------------------
@@ -924,16 +1006,18 @@ def run_audit(xen_syms: str, config_path: str, objects: list[str], hook_table: s
             endbr_proc.wait()
         raise
 
+    # Checks 2-4 have a form per .config: the mitigation with the option on,
+    # the plain code (and no trace of the mitigation) with it off.
     checks = [check_placement(pl), check_fpu(insns)]
     if endbr_proc:
         checks.append(check_ibt(image, pl.find_symbol(hook_table), hook_table,
                                 finish_check_endbr(script, endbr_proc)))
     else:
-        checks.append(skipped("2", "CONFIG_XEN_IBT"))
+        checks.append(check_no_ibt(image, pl.find_symbol(hook_table), hook_table, insns))
     checks.append(check_indirect(insns, objs) if enabled["CONFIG_INDIRECT_THUNK"]
-                  else skipped("3", "CONFIG_INDIRECT_THUNK"))
+                  else check_plain_indirect(insns, objs))
     checks.append(check_returns(insns) if enabled["CONFIG_RETURN_THUNK"]
-                  else skipped("4", "CONFIG_RETURN_THUNK"))
+                  else check_plain_returns(insns))
     checks += [check_sections(objs, rules),
                check_relocations(objs, image.section_size(".got")),
                check_undefined(objs, image),
