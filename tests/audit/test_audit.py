@@ -6,7 +6,9 @@ from the reference tree (XEN_TREE, default /work/cache/build-c).
 The other classes prove that each check bites: they assemble tiny objects
 that violate exactly one rule, link them at Xen's address with a plain `ld`
 where the check needs an image, and run the check function on them next to
-a clean control function that must not be reported.
+a clean control function that must not be reported.  PlainForms does the
+same for checks 2-4 with their .config option off (plain code required,
+any endbr64 or thunk rejected).
 
 Run: python3 -m unittest discover -s tests/audit -v
 """
@@ -60,6 +62,29 @@ clean:
     call __x86_indirect_thunk_rax
     jmp __x86_return_thunk
     .size clean,.-clean
+"""
+
+# What every check must accept with CONFIG_XEN_IBT, CONFIG_INDIRECT_THUNK and
+# CONFIG_RETURN_THUNK off: no landing pad, plain indirect branches, plain ret
+# (also "rep ret" and "ret $imm").
+PLAIN = """
+    .section .text.plain,"ax",@progbits
+    .globl plain
+    .type plain,@function
+plain:
+    .byte 0x64
+    nop
+    mov %fs:0x28,%rax
+    call *%rax
+    call *0x8(%rdi)
+    test %eax,%eax
+    je 1f
+    notrack jmp *%rcx
+1:  lea -0x8(%rsp),%rax
+    rep ret
+    ret $0x8
+    ret
+    .size plain,.-plain
 """
 
 # A trimmed Xen-style linker script; the real one is tested in CReferenceBuild.
@@ -219,6 +244,136 @@ class InstructionChecks(Toolchain):
                                     "mov    -0x10(%rsp,%rax,8),%rax  (load",
                                     "mov    %rax,-0x10(%rsp,%rcx,8)  (store"])
         self.assertEqual(len(result.details), 4)
+
+
+class PlainForms(Toolchain):
+    """Checks 2-4 with their option off: the plain form is required, and any
+    trace of the mitigation means the Rust flags do not follow .config."""
+
+    TABLE = """
+    .section .rodata.sched,"a"
+    .globl sched_def
+    .type sched_def,@object
+sched_def:
+    .quad 0
+    .quad {first}
+    .quad {second}
+    .size sched_def,.-sched_def
+"""
+
+    def test_plain_code_passes(self):
+        obj = self.asm("plain", PLAIN + self.TABLE.format(first="plain", second="plain"))
+        image, objs, pl, insns = self.image_code(obj)
+        indirect = audit.check_plain_indirect(insns, objs)
+        self.assertEqual(indirect.status, "PASS", indirect)
+        self.assertTrue(indirect.summary.startswith("3 plain indirect call/jmp"), indirect)
+        returns = audit.check_plain_returns(insns)
+        self.assertEqual(returns.status, "PASS", returns)
+        self.assertTrue(returns.summary.startswith("3 plain ret"), returns)
+        ibt = audit.check_no_ibt(image, pl.find_symbol("sched_def"), "sched_def", insns)
+        self.assertEqual(ibt.status, "PASS", ibt)
+        self.assertEqual(len([d for d in ibt.details if "<plain>: no endbr64 needed" in d]), 2)
+        for result in (audit.check_fpu(insns), audit.check_red_zone(insns)):
+            self.assertEqual(result.status, "PASS", result)
+        # The same code is rejected by the forms for the options on.
+        self.assertEqual(audit.check_indirect(insns, objs).status, "FAIL")
+        self.assertEqual(audit.check_returns(insns).status, "FAIL")
+        ok = audit.EndbrOutcome("check-endbr.sh", 0, "")
+        self.assertEqual(audit.check_ibt(image, pl.find_symbol("sched_def"), "sched_def",
+                                         ok).status, "FAIL")
+
+    def test_return_thunk_without_return_thunk_is_rejected(self):
+        bad = function("thunked", """
+    test %eax,%eax
+    jne __x86_return_thunk
+    call __x86_return_thunk
+    jmp __x86_return_thunk
+""")
+        _, _, _, insns = self.image_code(self.asm("rthunk", PLAIN + bad))
+        result = audit.check_plain_returns(insns)
+        self.assertFailsOn(result, ["<thunked+0x2>: jne", "<thunked+0x8>: call",
+                                    "<thunked+0xd>: jmp"], good=("plain",))
+        self.assertEqual(len(result.details), 3)
+        self.assertTrue(all("return thunk without CONFIG_RETURN_THUNK" in d
+                            for d in result.details))
+
+    def test_clean_thunked_code_is_rejected_with_options_off(self):
+        image, objs, pl, insns = self.image_code(self.asm("clean", CLEAN + self.TABLE.format(
+            first="clean", second="clean")))
+        self.assertFailsOn(audit.check_plain_returns(insns),
+                           ["<clean+", "<__x86_return_thunk>", "no ret in"], good=())
+        self.assertFailsOn(audit.check_plain_indirect(insns, objs),
+                           ["<clean+", "<__x86_indirect_thunk_rax>",
+                            "thunk without CONFIG_INDIRECT_THUNK"], good=())
+        self.assertFailsOn(audit.check_no_ibt(image, pl.find_symbol("sched_def"), "sched_def",
+                                              insns),
+                           ["<clean>: endbr64  (endbr64 without CONFIG_XEN_IBT)",
+                            "sched_def+0x10 -> ", "<clean>: endbr64 (not built for"], good=())
+
+    def test_no_ret_at_all_is_rejected(self):
+        _, _, _, insns = self.image_code(self.asm("noret", function("noret", "    jmp *%rax\n")))
+        result = audit.check_plain_returns(insns)
+        self.assertFailsOn(result, ["no ret in 1 instructions"])
+
+    def test_far_return_is_rejected(self):
+        bad = function("far", "    lret\n    lretq\n")
+        _, _, _, insns = self.image_code(self.asm("far", PLAIN + bad))
+        result = audit.check_plain_returns(insns)
+        self.assertFailsOn(result, ["<far>: lret", "(far return)"], good=("plain",))
+        self.assertEqual(len(result.details), 2)
+
+    def test_indirect_thunk_without_indirect_thunk_is_rejected(self):
+        bad = function("thunked", """
+    call __x86_indirect_thunk_rax
+    test %eax,%eax
+    je __x86_indirect_thunk_rax
+    jmp __x86_indirect_thunk_rax
+""")
+        _, objs, _, insns = self.image_code(self.asm("ithunk", PLAIN + bad))
+        result = audit.check_plain_indirect(insns, objs)
+        self.assertFailsOn(result, ["<thunked>: call", "<thunked+0x7>: je",
+                                    "<thunked+0xd>: jmp"], good=("plain",))
+        self.assertEqual(len(result.details), 3)
+
+    def test_jump_table_is_still_rejected(self):
+        obj = self.cc("switch", JumpTables.SWITCH, "-fpic", "-fjump-tables",
+                      "-fno-asynchronous-unwind-tables", "-fcf-protection=none")
+        _, objs, _, insns = self.image_code(obj)
+        result = audit.check_plain_indirect(insns, objs)
+        self.assertFailsOn(result, ["R_X86_64_PC32 -> .text+", "jump-table entry"])
+        self.assertNotIn("jmp    *%rax", "\n".join(result.details))  # plain jmp * is fine
+
+    def test_endbr64_without_ibt_is_rejected(self):
+        # A landing pad in the middle of a hook target, not only at its start.
+        bad = function("padded", "    nop\n    endbr64\n    ret\n")
+        image, _, pl, insns = self.image_code(self.asm("padded", PLAIN + bad + self.TABLE.format(
+            first="plain", second="padded")))
+        result = audit.check_no_ibt(image, pl.find_symbol("sched_def"), "sched_def", insns)
+        self.assertFailsOn(result, ["<padded+0x1>: endbr64  (endbr64 without CONFIG_XEN_IBT)"],
+                           good=())
+        self.assertIn("no endbr64 needed", "\n".join(result.details))
+        self.assertEqual(len([d for d in result.details if "without CONFIG_XEN_IBT" in d]), 1)
+
+    def test_missing_or_empty_hook_table_is_rejected(self):
+        empty = """
+    .section .rodata.empty,"a"
+    .globl empty_def
+    .type empty_def,@object
+empty_def:
+    .quad 0
+    .long 7
+    .long 0
+    .size empty_def,.-empty_def
+"""
+        image, _, pl, insns = self.image_code(self.asm("plain", PLAIN + empty))
+        self.assertFailsOn(audit.check_no_ibt(image, pl.find_symbol("nope"), "nope", insns),
+                           ["hook table nope is not defined"])
+        self.assertFailsOn(audit.check_no_ibt(image, pl.find_symbol("empty_def"), "empty_def",
+                                              insns),
+                           ["hook table empty_def holds no pointer into code"])
+        ok = audit.EndbrOutcome("check-endbr.sh", 0, "")
+        self.assertFailsOn(audit.check_ibt(image, pl.find_symbol("empty_def"), "empty_def", ok),
+                           ["hook table empty_def holds no pointer into code"])
 
 
 class JumpTables(Toolchain):
@@ -500,6 +655,9 @@ class CReferenceBuild(unittest.TestCase):
         self.assertNotIn("[FAIL]", p.stdout)
 
     def test_config_decides_what_is_required(self):
+        """null.o was built for IBT and return thunks; audited against a
+        .config without them, checks 2 and 4 must catch the mismatch in their
+        plain forms (null.c has no indirect call, so 3 holds either way)."""
         with tempfile.NamedTemporaryFile("w", suffix=".config") as cfg:
             with open(os.path.join(XEN, ".config")) as f:
                 for line in f:
@@ -508,9 +666,18 @@ class CReferenceBuild(unittest.TestCase):
                         cfg.write(line)
             cfg.flush()
             p = self.run_cli("--json", config=cfg.name)
-        status = {c["id"]: c["status"] for c in json.loads(p.stdout)["checks"]}
-        self.assertEqual([status[i] for i in "234"], ["SKIP"] * 3)
-        self.assertEqual(p.returncode, 0)
+        report = json.loads(p.stdout)
+        checks = {c["id"]: c for c in report["checks"]}
+        self.assertEqual(report["inputs"]["required"], [])
+        self.assertEqual({i: c["status"] for i, c in checks.items()},
+                         {**{i: "PASS" for i in "0135678"}, "2": "FAIL", "4": "FAIL",
+                          "9": "PASS"})
+        self.assertIn("(CONFIG_INDIRECT_THUNK=n)", checks["3"]["summary"])
+        self.assertTrue(any("<null_schedule>: endbr64  (endbr64 without CONFIG_XEN_IBT)" in d
+                            for d in checks["2"]["details"]))
+        self.assertTrue(all("<__x86_return_thunk>" in d or d.startswith("no ret in")
+                            for d in checks["4"]["details"]))
+        self.assertEqual(p.returncode, 1)
 
     def test_foreign_object_fails(self):
         with tempfile.TemporaryDirectory() as tmp:
