@@ -302,10 +302,9 @@ impl Env for XenEnv<'_> {
         if !self.prv().cpus.test(cpu) || sr.scheduler() != self.ops || npc.is_null() {
             return None;
         }
-        // SAFETY: a non-NULL sched_priv of a pCPU of this scheduler is our
-        // NullPcpu from alloc_pdata; the caller holds the pCPU's runqueue
-        // lock, under which schedule_cpu_rm() unhooks it, and Xen frees it
-        // only after that.
+        // Xen frees a NullPcpu only after schedule_cpu_rm() unhooked it.
+        // SAFETY: non-NULL sched_priv of our pCPU: our NullPcpu; the caller
+        // holds its runqueue lock, under which it is unhooked.
         Some(unsafe { &*npc }.get())
     }
 
