@@ -263,6 +263,9 @@ EOF
 [ $# -ge 3 ] || { echo "usage: xnr-guest NAME MODE VCPUS [KEY=VALUE...]" >&2; exit 2; }
 name=$1 mode=$2 vcpus=$3
 shift 3
+# xenconsoled appends to the log of a name used before: without this,
+# xnr-wait would find an earlier guest's "up" line and return at once.
+rm -f "/var/log/xen/console/guest-$name.log"
 exec xl create /guest/pv.cfg "name=\"$name\"" "vcpus=$vcpus" \
     "extra=\"console=hvc0 quiet xnr_mode=$mode xnr_name=$name\"" "$@"
 EOF

@@ -208,6 +208,10 @@ class XlMachine(unittest.TestCase):
         up = self.xl(f"xnr-wait {name} {GUEST_TIMEOUT}",
                      timeout=GUEST_TIMEOUT + 30)
         self.assertIn(f"nproc={vcpus} mode={mode}", up)
+        # Xen's side of the same fact: all vCPUs up (VCPUs counts those
+        # without VPF_down), so the line came from this guest's boot.
+        row = self.xl(f"xl list {name}").splitlines()[-1].split()
+        self.assertEqual(int(row[3]), vcpus, f"xl list: {row}")
 
     def domids(self):
         out = self.xl("xl list")
