@@ -10,7 +10,8 @@ use crate::waitq::{Class, Fifo, Waitq};
 pub enum Handoff<U> {
     /// This unit takes the pCPU.
     Taken(U),
-    /// Suitable units exist, but none could be taken (lock contention).
+    /// The unit whose turn it is could not be taken (its runqueue lock is
+    /// busy): nobody takes the pCPU now, the caller retries later.
     Contended,
     /// No waiting unit may run on the pCPU.
     NoneSuitable,
@@ -20,39 +21,54 @@ pub enum Handoff<U> {
 ///
 /// Two passes, as null.c does: first the units that have an effective soft
 /// affinity including `cpu`, in FIFO order; then every unit whose hard
-/// affinity includes `cpu`, in FIFO order. `try_take` is asked about each
-/// suitable unit in that order; the first one it accepts wins. (In
-/// `unit_deassign()` it always accepts; in `null_schedule()` it trylocks the
-/// unit's current runqueue.)
+/// affinity includes `cpu`, in FIFO order. The first suitable unit in that
+/// order is the one whose turn it is, and only it is asked: `try_take`
+/// trylocks its runqueue lock. If that fails the outcome is
+/// [`Handoff::Contended`] and the caller retries the hand-off later; a
+/// younger unit is never taken instead. (null.c's `null_schedule()` passes
+/// over a busy waiter to the next one, so a transient lock contention lets
+/// a younger vCPU jump the queue; our patch 0009 does the same for null.c.)
 ///
-/// Same units asked, in the same order, as null.c's scans of its single
-/// FIFO, but: the soft pass only walks the restricted list (an unrestricted
-/// unit has no effective soft affinity, so null.c skips it there), and the
-/// hard pass walks the FIFO merge of both lists, stopping at the unit
-/// taken. With the oldest unrestricted unit allowed on `cpu` (any pCPU of
-/// its pool) and accepted, that is the restricted units before it, plus it.
+/// Same unit found as null.c's scans of its single FIFO, but: the soft pass
+/// only walks the restricted list (an unrestricted unit has no effective
+/// soft affinity, so null.c skips it there), and the hard pass walks the
+/// FIFO merge of both lists, stopping at the first unit allowed on `cpu`.
+/// With the oldest unrestricted unit allowed on `cpu` (any pCPU of its
+/// pool), that is the restricted units before it, plus it.
 pub fn offer<'a, W, M>(
     waitq: &W,
     affinity: impl Fn(W::Unit) -> Affinity<'a, M>,
     cpu: u32,
-    mut try_take: impl FnMut(W::Unit) -> bool,
+    try_take: impl FnOnce(W::Unit) -> bool,
 ) -> Handoff<W::Unit>
 where
     W: Waitq,
     M: Bits + ?Sized + 'a,
 {
-    let mut found = false;
+    match first_suitable(waitq, affinity, cpu) {
+        None => Handoff::NoneSuitable,
+        Some(u) if try_take(u) => Handoff::Taken(u),
+        Some(_) => Handoff::Contended,
+    }
+}
 
+/// The waiting unit whose turn it is to take `cpu`, if any may run there.
+fn first_suitable<'a, W, M>(
+    waitq: &W,
+    affinity: impl Fn(W::Unit) -> Affinity<'a, M>,
+    cpu: u32,
+) -> Option<W::Unit>
+where
+    W: Waitq,
+    M: Bits + ?Sized + 'a,
+{
     // Soft step.
     let restricted = waitq.head(Class::Restricted);
     let mut cur = restricted;
     while let Some(u) = cur {
         let aff = affinity(u);
         if aff.has_soft_affinity() && aff.allows(cpu, BalanceStep::Soft) {
-            found = true;
-            if try_take(u) {
-                return Handoff::Taken(u);
-            }
+            return Some(u);
         }
         cur = waitq.next(u);
     }
@@ -65,19 +81,7 @@ where
     // on the live masks, so it is right either way; that each unit is on
     // its class's list *between* hooks is checked on the host model
     // (`Model::check_waitq`, after every step of the property tests).
-    for (u, _) in Fifo::with_restricted_head(waitq, restricted) {
-        let aff = affinity(u);
-        if aff.allows(cpu, BalanceStep::Hard) {
-            found = true;
-            if try_take(u) {
-                return Handoff::Taken(u);
-            }
-        }
-    }
-
-    if found {
-        Handoff::Contended
-    } else {
-        Handoff::NoneSuitable
-    }
+    Fifo::with_restricted_head(waitq, restricted)
+        .map(|(u, _)| u)
+        .find(|&u| affinity(u).allows(cpu, BalanceStep::Hard))
 }

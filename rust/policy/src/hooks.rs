@@ -238,7 +238,8 @@ pub fn unit_assign<E: Env>(env: &E, unit: E::Unit, cpu: u32) {
 /// or affinity change of the waiter may be running on another pCPU under
 /// that lock, and Xen's `unit_schedule_lock()` only stays valid if a unit's
 /// resource changes with its lock held. If the trylock fails, the pCPU
-/// stays free and is tickled: its `null_schedule()` retries the hand-off.
+/// stays free and is tickled: its `null_schedule()` retries the hand-off,
+/// and no younger waiter takes the pCPU meanwhile.
 pub fn unit_deassign<E: Env>(env: &E, unit: E::Unit, held: &[u32]) -> bool {
     let cpu = env.master(unit);
     debug_assert!(held.contains(&cpu), "unit_deassign without the unit's lock");

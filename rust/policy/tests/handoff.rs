@@ -1,8 +1,9 @@
 //! The two-list waitqueue against null.c's single FIFO: after random
 //! enqueues, removals and affinity changes of waiting units (through the
 //! `adjust_affinity` path), with random trylock contention, offering any
-//! pCPU must ask exactly the units a linear two-pass scan of one FIFO asks,
-//! in the same order, and end the same way.
+//! pCPU must ask the same unit a linear two-pass scan of one FIFO asks
+//! first (and no other: a busy one is not passed over), and end the same
+//! way.
 
 use std::collections::VecDeque;
 
@@ -12,14 +13,14 @@ use null_policy::hooks::{Class, Env, Waitq};
 use null_policy::model::{mask_of, Mask, Model};
 use proptest::prelude::*;
 
-/// null.c's scan: soft step then hard step, each over the one FIFO.
+/// null.c's scan (with patch 0009): soft step then hard step, each over the
+/// one FIFO; the first suitable unit is the only one asked.
 fn linear_scan(
     m: &Model,
     fifo: &VecDeque<usize>,
     cpu: u32,
     mut try_take: impl FnMut(usize) -> bool,
 ) -> Handoff<usize> {
-    let mut found = false;
     for step in [BalanceStep::Soft, BalanceStep::Hard] {
         for &w in fifo {
             let aff = m.affinity(w);
@@ -29,17 +30,14 @@ fn linear_scan(
             if !aff.allows(cpu, step) {
                 continue;
             }
-            found = true;
-            if try_take(w) {
-                return Handoff::Taken(w);
-            }
+            return if try_take(w) {
+                Handoff::Taken(w)
+            } else {
+                Handoff::Contended
+            };
         }
     }
-    if found {
-        Handoff::Contended
-    } else {
-        Handoff::NoneSuitable
-    }
+    Handoff::NoneSuitable
 }
 
 #[derive(Clone, Debug)]
