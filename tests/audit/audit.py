@@ -787,7 +787,40 @@ FORBIDDEN_SECTIONS = {
 }
 
 
-def check_sections(objs: list[Elf], rules: list[tuple[str, str]]) -> CheckResult:
+# GCC's names for the constructor/destructor that `-fprofile-arcs` adds to a
+# C file (__gcov_init/__gcov_exit registration).
+GCOV_CTOR_PREFIX = {"static constructors": "_sub_I_", "static destructors": "_sub_D_"}
+
+
+def gcov_ctor_problems(obj: Elf, sec: Section, why: str) -> list[str]:
+    """With CONFIG_COVERAGE=y Xen compiles our C helpers with gcov, which
+    adds one constructor (run by Xen's init_constructors()) and one
+    destructor (discarded by xen.lds) per file. Such a section is allowed
+    if each of its entries points at a local function of a C file named as
+    GCC names those; anything else (a Rust or hand-written constructor) is
+    not. Returns what is wrong, or nothing."""
+    prefix = GCOV_CTOR_PREFIX.get(why)
+    if prefix is None:
+        return ["not a constructor or destructor"]
+    relocs = [r for r in obj.relocations() if r.section is sec]
+    if not relocs or len(relocs) * 8 != sec.size:
+        return [f"{len(relocs)} relocations for {sec.size} bytes"]
+    problems = []
+    for r in relocs:
+        if r.sym.type == STT_SECTION:
+            addr = r.addend
+            fn = next((f for f in obj.symbols if f.type == STT_FUNC and
+                       f.shndx == r.sym.shndx and f.value == addr), None)
+        else:
+            fn = r.sym if r.sym.type == STT_FUNC and r.addend == 0 else None
+        if fn is None or not fn.name.startswith(prefix) or not (fn.file or "").endswith(".c"):
+            where = fn.name if fn else _target_name(obj, r) + f"+{r.addend:#x}"
+            problems.append(f"entry -> {where} (not a gcov {prefix}* function of a C file)")
+    return problems
+
+
+def check_sections(objs: list[Elf], rules: list[tuple[str, str]],
+                   coverage: bool = False) -> CheckResult:
     failures, details = [], []
     for obj in objs:
         oname = os.path.basename(obj.path)
@@ -797,6 +830,14 @@ def check_sections(objs: list[Elf], rules: list[tuple[str, str]]) -> CheckResult
             tag = f"{oname}:{sec.name}"
             why = next((w for p, w in FORBIDDEN_SECTIONS.items()
                         if fnmatch.fnmatchcase(sec.name, p)), None)
+            if why and coverage and why in GCOV_CTOR_PREFIX:
+                problems = gcov_ctor_problems(obj, sec, why)
+                if not problems:
+                    details.append(f"{tag}: gcov {why[7:-1]} of a C helper file "
+                                   "(CONFIG_COVERAGE=y), allowed")
+                    why = None
+                else:
+                    failures.extend(f"{tag}: {p}" for p in problems)
             if why:
                 failures.append(f"{tag}: forbidden section ({why})")
             if sec.flags & SHF_TLS:
@@ -1018,7 +1059,7 @@ def run_audit(xen_syms: str, config_path: str, objects: list[str], hook_table: s
                   else check_plain_indirect(insns, objs))
     checks.append(check_returns(insns) if enabled["CONFIG_RETURN_THUNK"]
                   else check_plain_returns(insns))
-    checks += [check_sections(objs, rules),
+    checks += [check_sections(objs, rules, coverage=config.get("CONFIG_COVERAGE") == "y"),
                check_relocations(objs, image.section_size(".got")),
                check_undefined(objs, image),
                check_red_zone(insns),

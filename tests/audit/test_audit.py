@@ -104,7 +104,7 @@ SECTIONS
   .data : { *(.data .data.*) } :text
   .bss : { *(.bss .bss.*) } :text
   .debug_info 0 : { *(.debug_info) } .debug_abbrev 0 : { *(.debug_abbrev) }
-  /DISCARD/ : { *(.discard) *(.eh_frame) }
+  /DISCARD/ : { *(.discard) *(.eh_frame) *(.fini_array) *(.fini_array.*) }
   .comment 0 : { *(.comment) *(.comment.*) } .symtab 0 : { *(.symtab) }
 }
 """
@@ -488,6 +488,38 @@ class ObjectChecks(Toolchain):
         obj = self.cc("unwind", "int f(int x) { return x + 1; }", "-fasynchronous-unwind-tables")
         result = audit.check_sections([audit.Elf(obj)], self.rules)
         self.assertFailsOn(result, ["unwind.o:.eh_frame: forbidden section (unwind tables)"])
+
+    def test_gcov_constructors_only_with_coverage(self):
+        """CONFIG_COVERAGE=y: Xen compiles the C helpers with gcov, whose
+        per-file constructor/destructor are Xen's business (found by a
+        randconfig). Allowed then, and only those."""
+        obj = self.cc("gcov", "int f(int x) { return x + 1; }",
+                      "-fprofile-arcs", "-fno-asynchronous-unwind-tables")
+        result = audit.check_sections([audit.Elf(obj)], self.rules, coverage=True)
+        self.assertEqual(result.status, "PASS", result)
+        self.assertTrue(any("gcov constructor of a C helper file" in d
+                            for d in result.details), result.details)
+        result = audit.check_sections([audit.Elf(obj)], self.rules)
+        self.assertFailsOn(result, [
+            "gcov.o:.init_array.00100: forbidden section (static constructors)"])
+
+    def test_other_constructors_rejected_with_coverage(self):
+        # A constructor that is not gcov's: an ordinary function, and one
+        # named like gcov's but not from a C file.
+        obj = self.asm("ctors", CLEAN + """
+    .section .text
+    .type _sub_I_00100_0, @function
+_sub_I_00100_0:
+    ret
+    .section .init_array.00100,"aw"
+    .quad clean
+    .section .fini_array.00100,"aw"
+    .quad _sub_I_00100_0
+""")
+        result = audit.check_sections([audit.Elf(obj)], self.rules, coverage=True)
+        self.assertFailsOn(result, [
+            "ctors.o:.init_array.00100: entry -> clean (not a gcov _sub_I_*",
+            "ctors.o:.fini_array.00100: entry -> _sub_I_00100_0 (not a gcov _sub_D_*"])
 
     def test_bad_sections_are_rejected(self):
         obj = self.asm("sections", CLEAN + """

@@ -113,7 +113,7 @@ fn wake_of_returning_unit_takes_its_free_pcpu_or_waits_and_tickles() {
 }
 
 #[test]
-fn schedule_skips_contended_waiter_and_retries() {
+fn schedule_leaves_a_contended_waiter_waiting_and_retries() {
     let mut m = Model::new(2);
     let a = m.add_unit(all(2), all(2), 0);
     let w = m.add_unit(all(2), all(2), 0);
