@@ -22,7 +22,14 @@ fi
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v rustup >/dev/null; then
     log "installing rustup"
-    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain stable >/dev/null
+    # rustup-init from the distribution server itself (sh.rustup.rs, the
+    # script's usual address, is not reachable from every network that
+    # reaches static.rust-lang.org).
+    init=$(mktemp)
+    curl -sSf -o "$init" "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+    chmod +x "$init"
+    "$init" -y --profile minimal --default-toolchain stable >/dev/null
+    rm -f "$init"
 fi
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >/dev/null
 for c in rust-src clippy rustfmt miri; do
