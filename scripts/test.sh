@@ -47,14 +47,15 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() {
     local name=$1
     shift
+    local t0=$SECONDS
     log "=== $name"
     if "$@"; then
         passed=$((passed + 1))
-        log "--- PASS $name"
+        log "--- PASS $name ($((SECONDS - t0)) s, at $SECONDS s)"
     else
         failed=$((failed + 1))
         failures+=("$name")
-        log "--- FAIL $name"
+        log "--- FAIL $name ($((SECONDS - t0)) s, at $SECONDS s)"
     fi
 }
 
@@ -131,7 +132,8 @@ step "config pv-shim: binary audit (rust)" \
     audit_tree "$(build_dir rust-default)/tools/firmware/xen-dir/xen-root/xen"
 # Random configurations: RANDCONFIG_N of them (default 1, to fit CI's
 # time; seeds printed; RANDCONFIG_SEEDS rebuilds some; 0 turns it off).
-if [ "${RANDCONFIG_N:-1}" -gt 0 ]; then
+RANDCONFIG_N=${RANDCONFIG_N:-1}
+if [ "$RANDCONFIG_N" -gt 0 ]; then
     step "configs: randconfig x$RANDCONFIG_N" "$REPO/scripts/randconfig.sh" "$RANDCONFIG_N"
 fi
 
