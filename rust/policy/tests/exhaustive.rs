@@ -16,6 +16,7 @@
 mod common;
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::oracle::Oracle;
 use common::{apply, check, enabled, Known, Op};
@@ -73,8 +74,11 @@ fn key(m: &Model, known: &Known) -> Key {
     )
 }
 
+/// One configuration: each unit's (hard, soft, initial master pCPU).
+type Spec = Vec<(Vec<u32>, Vec<u32>, u32)>;
+
 /// Explore one configuration; returns (states, transitions).
-fn explore(spec: &[(Vec<u32>, Vec<u32>, u32)]) -> (usize, usize) {
+fn explore(spec: &Spec) -> (usize, usize) {
     let mut m = Model::new(NR);
     for (h, s, master) in spec {
         m.add_unit(
@@ -149,19 +153,50 @@ fn every_reachable_state_of_small_systems_is_sound() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let shapes = shapes();
-    let (mut configs, mut states, mut transitions) = (0, 0, 0);
-    for k in 1..=max_units {
-        for ms in multisets(shapes.len(), k) {
-            let spec: Vec<_> = ms
-                .iter()
+    let specs: Vec<Spec> = (1..=max_units)
+        .flat_map(|k| multisets(shapes.len(), k))
+        .map(|ms| {
+            ms.iter()
                 .map(|&i| (shapes[i].0.clone(), shapes[i].1.clone(), shapes[i].0[0]))
-                .collect();
-            let (s, t) = explore(&spec);
-            configs += 1;
-            states += s;
-            transitions += t;
-        }
-    }
-    println!("exhaustive: {NR} pCPUs, 1..={max_units} units: {configs} configurations, {states} states, {transitions} transitions checked");
+                .collect()
+        })
+        .collect();
+    // The configurations are independent: one worker per core takes the
+    // next one until none is left (a failing one panics its worker, and
+    // the scope re-raises the panic here).
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (states, transitions) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    // A failure ends the search: a panicking worker takes
+                    // the rest of the configurations off the list.
+                    struct StopOnPanic<'a>(&'a AtomicUsize);
+                    impl Drop for StopOnPanic<'_> {
+                        fn drop(&mut self) {
+                            if std::thread::panicking() {
+                                self.0.store(usize::MAX / 2, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    let _stop = StopOnPanic(&next);
+                    let (mut states, mut transitions) = (0, 0);
+                    while let Some(spec) = specs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let (s, t) = explore(spec);
+                        states += s;
+                        transitions += t;
+                    }
+                    (states, transitions)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .fold((0, 0), |(s, t), (s2, t2)| (s + s2, t + t2))
+    });
+    let configs = specs.len();
+    println!("exhaustive: {NR} pCPUs, 1..={max_units} units: {configs} configurations ({workers} workers), {states} states, {transitions} transitions checked");
     assert!(states > configs, "the search explored nothing");
 }
