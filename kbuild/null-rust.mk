@@ -8,14 +8,21 @@
 NULL_RUST_SRC ?= $(abs_srctree)/common/sched/null-rust
 CARGO ?= cargo
 
-# Target triple, rustc code-generation flags and the toolchain: per
-# architecture, in kbuild/arch/$(SRCARCH).mk. What cannot be built stops
-# here, with one line naming the option, not deep inside cargo.
+# Target triple and rustc code-generation flags: per architecture, in
+# kbuild/arch/$(SRCARCH).mk. What cannot be built stops here, with one
+# line naming the option, not deep inside cargo.
 null_rust_arches := $(patsubst %.mk,%,$(notdir $(wildcard $(NULL_RUST_SRC)/kbuild/arch/*.mk)))
 ifeq ($(filter $(SRCARCH),$(null_rust_arches)),)
 $(error CONFIG_SCHED_NULL_RUST=y: the Rust null scheduler does not support $(SRCARCH) (supported: $(null_rust_arches)); choose CONFIG_SCHED_NULL_C)
 endif
 include $(NULL_RUST_SRC)/kbuild/arch/$(SRCARCH).mk
+
+# The toolchain: the one rust-toolchain.toml pins, as a rustup "+CHANNEL"
+# (cargo runs outside this repository, where rustup would not find the
+# file). Set NULL_RUST_TOOLCHAIN= (empty) to use the cargo on PATH as is.
+ifeq ($(origin NULL_RUST_TOOLCHAIN),undefined)
+NULL_RUST_TOOLCHAIN := +$(shell sed -n 's/^channel *= *"\(.*\)"$$/\1/p' $(NULL_RUST_SRC)/rust-toolchain.toml)
+endif
 ifeq ($(shell command -v $(CARGO) 2>/dev/null),)
 $(error CONFIG_SCHED_NULL_RUST=y needs $(CARGO) (Rust with rust-src, see the README of $(NULL_RUST_SRC)) on PATH, or choose CONFIG_SCHED_NULL_C)
 endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing need on a Debian 12 machine (root):
-# Debian packages, and a nightly Rust with rust-src (Xen's code-generation
-# flags need -Z build-std and -Z options). Idempotent.
+# Debian packages, and the nightly Rust that rust-toolchain.toml pins, with
+# rust-src (Xen's code-generation flags need -Z build-std and -Z options).
+# Idempotent.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -28,17 +29,24 @@ if ! command -v rustup >/dev/null; then
     init=$(mktemp)
     curl -sSf -o "$init" "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
     chmod +x "$init"
-    "$init" -y --profile minimal --default-toolchain stable >/dev/null
+    "$init" -y --profile minimal --default-toolchain none >/dev/null
     rm -f "$init"
 fi
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >/dev/null
-for c in rust-src clippy rustfmt miri; do
-    rustup component list --toolchain nightly --installed | grep -q "^$c" ||
-        rustup component add --toolchain nightly "$c" >/dev/null
+# The toolchain rust-toolchain.toml pins, with its components and target
+# (the host tests, miri and the hypervisor object all use it).
+toml="$(dirname "$0")/../rust-toolchain.toml"
+channel=$(sed -n 's/^channel *= *"\(.*\)"$/\1/p' "$toml")
+[ -n "$channel" ] || die "no channel in $toml"
+components=$(sed -n 's/^components *= *\[\(.*\)\]$/\1/p' "$toml" | tr -d '",')
+targets=$(sed -n 's/^targets *= *\[\(.*\)\]$/\1/p' "$toml" | tr -d '",')
+rustup toolchain list | grep -q "^$channel" ||
+    rustup toolchain install "$channel" --profile minimal >/dev/null
+for c in $components; do
+    rustup component list --toolchain "$channel" --installed | grep -q "^$c" ||
+        rustup component add --toolchain "$channel" "$c" >/dev/null
 done
-rustup target list --toolchain nightly --installed | grep -q '^x86_64-unknown-none$' ||
-    rustup target add --toolchain nightly x86_64-unknown-none >/dev/null
-for c in clippy rustfmt; do
-    rustup component list --installed | grep -q "^$c" || rustup component add "$c" >/dev/null
+for t in $targets; do
+    rustup target list --toolchain "$channel" --installed | grep -q "^$t\$" ||
+        rustup target add --toolchain "$channel" "$t" >/dev/null
 done
-log "host ready: $(rustc +nightly --version)"
+log "host ready: $(rustc "+$channel" --version)"

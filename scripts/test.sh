@@ -64,7 +64,7 @@ step "host: cargo clippy -D warnings" cargo clippy --workspace --all-targets --q
 step "host: cargo test" cargo test --workspace
 step "host: exhaustive state search, 3 pCPUs x 4 units (release)" \
     env NULL_EXHAUSTIVE_UNITS=4 cargo test --release -p null-policy --test exhaustive -- --nocapture
-step "host: miri (intrusive list, unsafe code)" cargo +nightly miri test -p xen-null-sched --lib
+step "host: miri (intrusive list, unsafe code)" cargo miri test -p xen-null-sched --lib
 
 declare -A built
 build() {

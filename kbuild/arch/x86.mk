@@ -1,9 +1,8 @@
 # x86-64: how rustc must generate code to live inside Xen
 # (mirrors xen/arch/x86/arch.mk for C).
 NULL_RUST_TRIPLE := x86_64-unknown-none
-# Nightly: core is rebuilt with the flags below (-Z build-std), so the
-# mitigations cover every instruction in the object, not only ours.
-NULL_RUST_TOOLCHAIN := +nightly
+# core is rebuilt with the flags below (-Z build-std, hence a nightly), so
+# the mitigations cover every instruction in the object, not only ours.
 NULL_RUST_CARGO_FLAGS := -Z build-std=core
 
 # The target already has no red zone, no MMX/SSE/x87 (soft-float) and
