@@ -60,7 +60,7 @@ def scheduler_offsets(rust_xen):
     (the constants Xen's own compiler computed; same probe as
     tests/audit/test_link.py)."""
     files = glob.glob(os.path.join(
-        rust_xen, "common/sched/.null-rust-target/*/release/build/*/out/layout.rs"))
+        rust_xen, "common/sched/.null-rust-target/**/out/layout.rs"), recursive=True)
     if not files:
         sys.exit(f"no layout.rs (build.rs's layout probe) under {rust_xen}")
     with open(max(files, key=os.path.getmtime)) as f:

@@ -40,8 +40,10 @@ def symbols(path):
 def gcc_layout(xen):
     """The constants Xen's compiler computed for this tree (build.rs's
     layout probe), e.g. OFFSET_scheduler__wake."""
+    # Cargo's build directory layout changes between releases
+    # (build/PKG-HASH/out, build/PKG/HASH/out): search it.
     files = glob.glob(os.path.join(
-        xen, "common/sched/.null-rust-target/*/release/build/*/out/layout.rs"))
+        xen, "common/sched/.null-rust-target/**/out/layout.rs"), recursive=True)
     if not files:
         raise AssertionError("no layout.rs from build.rs in the Rust build")
     with open(max(files, key=os.path.getmtime)) as f:
