@@ -26,11 +26,13 @@ if ! command -v rustup >/dev/null; then
     # rustup-init from the distribution server itself (sh.rustup.rs, the
     # script's usual address, is not reachable from every network that
     # reaches static.rust-lang.org).
-    init=$(mktemp)
-    curl -sSf -o "$init" "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
-    chmod +x "$init"
-    "$init" -y --profile minimal --default-toolchain none >/dev/null
-    rm -f "$init"
+    # It must be called rustup-init: rustup's binaries choose their role
+    # by their own name.
+    dir=$(mktemp -d)
+    curl -sSf -o "$dir/rustup-init" "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+    chmod +x "$dir/rustup-init"
+    "$dir/rustup-init" -y --profile minimal --default-toolchain none >/dev/null
+    rm -rf "$dir"
 fi
 # The toolchain rust-toolchain.toml pins, with its components and target
 # (the host tests, miri and the hypervisor object all use it).
