@@ -3,7 +3,8 @@
 //! Every decision `xen/common/sched/null.c` makes lives here: which pCPU a
 //! unit is placed on ([`pick`]), which waiting unit a freed pCPU is handed to
 //! ([`handoff`], over the two-list waitqueue of [`waitq`]), and the
-//! sequencing of each scheduler hook ([`hooks`]).
+//! sequencing of each scheduler hook ([`hooks`]), and whether a full
+//! scheduler takes one more unit ([`admission`]).
 //! The crate knows nothing of Xen's memory: it works through the [`Env`]
 //! trait, which the hypervisor layer implements over Xen's structures (with
 //! the right locks held) and the host tests implement over a plain model.
@@ -17,6 +18,7 @@
 #[cfg(any(test, feature = "model"))]
 extern crate std;
 
+pub mod admission;
 pub mod affinity;
 pub mod check;
 pub mod handoff;
