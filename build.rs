@@ -171,7 +171,7 @@ fn bindings(cflags: &[String], sched_dir: &Path, out: &Path) {
         .allowlist_function(
             "printk|panic|_xzalloc|xfree|_spin_.*|cpu_raise_softirq|cpumask_raise_softirq",
         )
-        .allowlist_function("__trace_var|get_random|rust_helper_.*|null_rs_.*")
+        .allowlist_function("__trace_var|get_random|get_s_time|rust_helper_.*|null_rs_.*")
         .allowlist_var(
             "tb_init_done|nr_cpu_ids|SCHEDULE_SOFTIRQ|XEN_SCHEDULER_NULL|system_state|SYS_STATE_.*",
         )

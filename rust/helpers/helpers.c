@@ -32,6 +32,14 @@ unsigned int rust_null_fail_alloc;
 integer_param("sched-null-fail-alloc", rust_null_fail_alloc);
 #endif
 
+/*
+ * "sched_null_admission=wait|strict" (docs/using.md): whether a full null
+ * cpupool refuses one more vCPU. The value is parsed in Rust
+ * (rust/sched/admission.rs); custom_param() is a macro placing a struct
+ * kernel_param in .init.setup: hence C.
+ */
+custom_param("sched_null_admission", null_rs_parse_admission);
+
 #if defined(CONFIG_DEBUG) /* cross-check of rust/xen/percpu.rs */
 struct sched_resource *rust_helper_get_sched_res(unsigned int cpu)
 {

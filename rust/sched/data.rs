@@ -25,9 +25,10 @@
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
 
-use null_policy::mask::{AtomicMask, Span};
+use null_policy::admission::Admitted;
+use null_policy::mask::{self, AtomicMask, Bits, Span};
 
 use crate::bindings;
 use crate::list::{Links, ListCell};
@@ -62,6 +63,9 @@ pub struct NullPrivate {
     /// and Arm's `start_xen()` run before `scheduler_init()`); debug builds
     /// check it on every use.
     pub span: Span,
+    /// The non-idle units whose data this scheduler allocated and has not
+    /// freed (`sched_null_admission`, [`null_policy::admission`]).
+    pub admitted: Admitted,
 }
 
 impl NullPrivate {
@@ -74,6 +78,7 @@ impl NullPrivate {
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
             span: Span::new(nr, MASK_WORDS),
+            admitted: Admitted::new(),
         }
     }
 
@@ -81,6 +86,11 @@ impl NullPrivate {
     pub fn init(&self) {
         self.domains.init();
         self.waitq.init();
+    }
+
+    /// How many units fit: the scheduler's pCPUs (resources), now.
+    pub fn capacity(&self) -> u32 {
+        mask::weight(self.span, |i| self.cpus.word(i))
     }
 
     /// `null_priv(ops)`.
@@ -108,7 +118,8 @@ pub struct Waitq {
     pub unrestricted: ListCell<UnitAdapter>,
     /// The other waiting units, oldest first.
     pub restricted: ListCell<UnitAdapter>,
-    /// The enqueue number the next queued unit gets (64 bits: no wrap).
+    /// The enqueue number the next queued unit gets (64 bits: no wrap);
+    /// hence also how many times a unit was queued since `init`.
     pub next_seq: Cell<u64>,
 }
 
@@ -183,6 +194,11 @@ pub struct NullUnit {
     pub restricted: AtomicBool,
     /// Enqueue number (FIFO position). Changed under the waitqueue lock.
     pub seq: AtomicU64,
+    /// `NOW()` when it was last queued, for the dump. Changed under the
+    /// waitqueue lock.
+    pub queued_at: AtomicI64,
+    /// Counted in [`NullPrivate::admitted`] (every unit but idle ones).
+    pub admitted: bool,
     /// The unit this belongs to.
     pub unit: Unit,
 }

@@ -1,14 +1,18 @@
 //! The `r` debug-key dumps, in null.c's format and lock order.
 
-use core::ffi::{c_int, c_uint, c_ulong};
+use core::ffi::{c_int, c_long, c_uint, c_ulong};
+use core::sync::atomic::Ordering::Relaxed;
 
 use null_policy::hooks::Waitq as _;
 
 use crate::bindings::{self, scheduler};
+use crate::sched::admission;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
+use crate::xen::cpumask::MaskBuf;
 use crate::xen::irq::IrqsOff;
 use crate::xen::printk::printk;
 use crate::xen::sched_if::{Resource, Unit};
+use crate::xen::time;
 
 fn nr_cpu_ids() -> c_int {
     // SAFETY: a plain global set at boot.
@@ -89,7 +93,10 @@ pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
     unsafe { bindings::rust_helper_pcpu_schedule_unlock_irqrestore(lock, flags, cpu) };
 }
 
-/// `dump_settings`: free pCPUs, domains and their units, the waitqueue.
+/// `dump_settings`: free pCPUs, domains and their units, the waitqueue;
+/// then, beyond null.c, each waiting unit's wait and where it may run, and
+/// the pool's totals (waits since the scheduler started, units held,
+/// pCPUs, admission mode).
 ///
 /// # Safety
 /// Called by Xen's `r` key handler with scheduler `ops` initialised.
@@ -147,6 +154,32 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
             false
         });
         printk!("\n");
+        // Beyond null.c: how long each has waited, and where it may run.
+        let now = time::now();
+        wq.find_first(|u: Unit| {
+            // SAFETY: a queued unit of ours carries our NullUnit.
+            let nvc = unsafe { NullUnit::of(u) };
+            let waited_ms = (now - nvc.queued_at.load(Relaxed)) / 1_000_000;
+            let may = MaskBuf::and(u.hard_affinity(), u.domain().pool_mask());
+            printk!(
+                "\t%pdv%d: waiting %ld ms, may run on {%*pbl}\n",
+                u.domain().as_ptr(),
+                u.id(),
+                waited_ms as c_long,
+                nr_cpu_ids(),
+                may.as_ptr()
+            );
+            false
+        });
+        let mode = admission::mode().name();
+        printk!(
+            "\twaits = %lu, units = %u, pCPUs = %u, admission = %.*s\n",
+            wq.next_seq.get() as c_ulong,
+            prv.admitted.units() as c_uint,
+            prv.capacity() as c_uint,
+            mode.len() as c_int,
+            mode.as_ptr()
+        );
     }
     drop(domains);
 }

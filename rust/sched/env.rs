@@ -3,18 +3,21 @@
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 
+use null_policy::admission::Mode;
 use null_policy::affinity::Affinity;
 use null_policy::hooks::{Class, Env, Event, Stat, Waitq as WaitqTrait};
 use null_policy::mask::{AtomicMask, Bits, Span};
 
 use crate::bindings::{self, gcc};
 use crate::list::ListCell;
+use crate::sched::admission;
 use crate::sched::data::{NullPcpu, NullPrivate, NullUnit, UnitAdapter, Waitq};
-use crate::xen::cpumask::{CpuMask, MASK_WORDS};
+use crate::xen::cpumask::{CpuMask, MaskBuf, MASK_WORDS};
 use crate::xen::irq::IrqsOff;
 use crate::xen::perfc::{self, XenStat};
-use crate::xen::printk::dprintk;
+use crate::xen::printk::{dprintk, printk};
 use crate::xen::sched_if::{Resource, Unit};
+use crate::xen::time;
 use crate::xen::trace;
 
 /// The environment one hook runs in.
@@ -128,6 +131,7 @@ impl WaitqTrait for Waitq {
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         nvc.seq.store(seq, Relaxed);
+        nvc.queued_at.store(time::now(), Relaxed);
         nvc.restricted.store(class == Class::Restricted, Relaxed);
         // SAFETY: our unit's NullUnit; it stays alive and in place until
         // removed (remove_unit precedes free_udata), and it is not queued
@@ -372,15 +376,14 @@ impl Env for XenEnv<'_> {
     fn event(&self, event: Event<Unit>) {
         // The common case costs what C's `if ( unlikely(tb_init_done) )`
         // does: one load and branch. Debug builds also print the
-        // (de)assignments and waits, as null.c's dprintk()s do.
-        let printed = matches!(
+        // (de)assignments, as null.c's dprintk()s do; every build warns of
+        // a unit that has to wait (null.c: debug builds only).
+        let printed = matches!(event, Event::Assign { .. } | Event::Deassign { .. });
+        let waits = matches!(
             event,
-            Event::Assign { .. }
-                | Event::Deassign { .. }
-                | Event::NotAssigned { .. }
-                | Event::NotAssignedOnWake { .. }
+            Event::NotAssigned { .. } | Event::NotAssignedOnWake { .. }
         );
-        if trace::enabled() || (cfg!(xen_debug) && printed) {
+        if trace::enabled() || (cfg!(xen_debug) && printed) || waits {
             self.event_slow(event);
         }
     }
@@ -476,22 +479,43 @@ impl XenEnv<'_> {
                     trace::record(gcc::TRC_SNULL_TASKLET, &());
                 }
             }
-            Event::NotAssigned { unit } => {
-                dprintk!(
-                    XENLOG_G_WARNING,
-                    "WARNING: %pdv%d not assigned to any CPU!\n",
-                    unit.domain().as_ptr(),
-                    unit.id()
-                );
-            }
-            Event::NotAssignedOnWake { unit } => {
-                dprintk!(
-                    XENLOG_G_WARNING,
-                    "WARNING: d%dv%d not assigned to any CPU!\n",
-                    unit.domain().id() as core::ffi::c_int,
-                    unit.id()
-                );
+            Event::NotAssigned { unit } | Event::NotAssignedOnWake { unit } => {
+                self.warn_waiting(unit);
             }
         }
+    }
+
+    /// null.c's "WARNING: dXvY not assigned to any CPU!", in every build,
+    /// naming the pool and why: no free pCPU where the unit may run (its
+    /// hard affinity within its pool). Rate-limited as a guest-caused
+    /// message (`XENLOG_G_WARNING`), except under
+    /// `sched_null_admission=strict`, where a waiting unit means Xen gave
+    /// the scheduler no way to refuse it (a pCPU left a full pool, or hard
+    /// affinities share a pCPU): then it is always logged.
+    fn warn_waiting(&self, unit: Unit) {
+        let may = MaskBuf::and(unit.hard_affinity(), unit.domain().pool_mask());
+        let strict = admission::mode() == Mode::Strict;
+        let level = if strict {
+            gcc::XENLOG_WARNING
+        } else {
+            gcc::XENLOG_G_WARNING
+        };
+        let why = if strict {
+            c" (sched_null_admission=strict could not refuse it)"
+        } else {
+            c""
+        };
+        // SAFETY: `ops` is ours (type invariant).
+        let pool = unsafe { admission::pool_id(self.ops) };
+        printk!(
+            "%sWARNING: %pdv%d not assigned to any CPU! cpupool %d has no free pCPU in {%*pbl} (its hard affinity & pool)%s\n",
+            level.as_ptr(),
+            unit.domain().as_ptr(),
+            unit.id(),
+            pool,
+            self.nr() as core::ffi::c_int,
+            may.as_ptr(),
+            why.as_ptr()
+        );
     }
 }

@@ -10,6 +10,7 @@ use core::ptr::{self, NonNull};
 use null_policy::hooks::{self as policy, Insert, Next, Stat};
 
 use crate::bindings::{self, gcc, s_time_t, sched_resource, sched_unit, scheduler, spinlock_t};
+use crate::sched::admission;
 use crate::sched::check;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::sched::env::XenEnv;
@@ -174,42 +175,74 @@ pub unsafe extern "C" fn null_rs_switch_sched(
     sr.own_lock()
 }
 
-/// `alloc_udata`: `NULL` on failure.
+/// `alloc_udata`: `NULL` on failure, or when admission control refuses
+/// the unit (`sched_null_admission=strict` and the pool is full).
 ///
 /// # Safety
-/// Called by Xen with a live unit.
+/// Called by Xen with one of our initialised schedulers and a live unit
+/// (for `sched_move_domain()`, a unit not yet in use whose domain and id
+/// are set).
 #[no_mangle]
 pub unsafe extern "C" fn null_rs_alloc_udata(
-    _ops: *const scheduler,
+    ops: *const scheduler,
     unit_ptr: *mut sched_unit,
     _dd: *mut c_void,
 ) -> *mut c_void {
     // SAFETY: live unit (contract).
     let unit = unsafe { unit(unit_ptr) };
+    // Idle units are never counted; nor is the private data looked at for
+    // them (the boot scheduler allocates pCPU 0's before Pool-0 exists).
+    let admitted = !unit.is_idle();
+    let prv = if admitted {
+        // SAFETY: `ops` is ours and initialised (contract).
+        let prv = unsafe { NullPrivate::of(ops) };
+        let dying = unit.domain().is_dying();
+        if let Err(r) = prv.admitted.admit(admission::mode(), prv.capacity(), dying) {
+            // SAFETY: ours, and a live unit.
+            unsafe { admission::refused(ops, unit, r) };
+            return ptr::null_mut();
+        }
+        Some(prv)
+    } else {
+        None
+    };
     match XBox::try_new(NullUnit {
         waitq_elem: Default::default(),
         restricted: Default::default(),
         seq: Default::default(),
+        queued_at: Default::default(),
+        admitted,
         unit,
     }) {
         Ok(b) => {
             perfc::crank(XenStat::UnitAlloc);
             XBox::into_raw(b).as_ptr().cast()
         }
-        Err(_) => ptr::null_mut(),
+        Err(_) => {
+            if let Some(prv) = prv {
+                prv.admitted.release();
+            }
+            ptr::null_mut()
+        }
     }
 }
 
 /// `free_udata`.
 ///
 /// # Safety
-/// `priv_` is null or from our `alloc_udata`, its unit removed.
+/// `priv_` is null or from the `alloc_udata` of scheduler `ops`, its unit
+/// removed.
 #[no_mangle]
-pub unsafe extern "C" fn null_rs_free_udata(_ops: *const scheduler, priv_: *mut c_void) {
+pub unsafe extern "C" fn null_rs_free_udata(ops: *const scheduler, priv_: *mut c_void) {
     if let Some(p) = NonNull::new(priv_.cast::<NullUnit>()) {
         // SAFETY: per the contract: ours, and no longer referenced.
         let nvc = unsafe { XBox::from_raw(p) };
         debug_assert!(!nvc.waitq_elem.is_linked(), "freeing a queued unit");
+        if nvc.admitted {
+            // SAFETY: the scheduler that allocated it, still initialised
+            // (Xen frees a pool's units before the pool).
+            unsafe { NullPrivate::of(ops) }.admitted.release();
+        }
         drop(nvc);
     }
 }

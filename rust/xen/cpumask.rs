@@ -44,6 +44,29 @@ impl Bits for CpuMask {
     }
 }
 
+// MaskBuf::as_ptr hands u64 words to C as `unsigned long`.
+static_assertions::const_assert_eq!(core::mem::size_of::<core::ffi::c_ulong>(), 8);
+
+/// A mask on the stack, for what is printed with `%*pbl` (the dumps and
+/// warnings): the intersection of two masks.
+pub struct MaskBuf([u64; MASK_WORDS]);
+
+impl MaskBuf {
+    /// `a & b`, word by word.
+    pub fn and<A: Bits + ?Sized, B: Bits + ?Sized>(a: &A, b: &B) -> Self {
+        let mut w = [0; MASK_WORDS];
+        for (i, w) in w.iter_mut().enumerate() {
+            *w = a.word(i) & b.word(i);
+        }
+        Self(w)
+    }
+
+    /// For `%*pbl`: `unsigned long` is 64 bits on every Xen target.
+    pub fn as_ptr(&self) -> *const core::ffi::c_ulong {
+        self.0.as_ptr().cast()
+    }
+}
+
 /// A `cpumask_var_t`: a pointer when NR_CPUS is large, a one-element array
 /// otherwise (xen/include/xen/cpumask.h).
 pub trait MaskVar {

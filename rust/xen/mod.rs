@@ -11,4 +11,5 @@ pub mod printk;
 pub mod sched_if;
 pub mod smp;
 pub mod spinlock;
+pub mod time;
 pub mod trace;

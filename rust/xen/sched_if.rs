@@ -326,6 +326,13 @@ impl Domain {
         unsafe { (*self.as_ptr()).domain_id }
     }
 
+    /// `d->is_dying != DOMDYING_alive`: `domain_kill()` has begun.
+    pub fn is_dying(self) -> bool {
+        // SAFETY: live domain; an aligned word, read racily as Xen's own
+        // readers of it do.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_ptr()).is_dying) != 0 }
+    }
+
     /// `d->sched_priv`.
     pub fn sched_priv(self) -> *mut core::ffi::c_void {
         // SAFETY: live domain.

@@ -79,10 +79,16 @@ def parse_null_dump(dump):
       waitqueue   the text after "Waitqueue:" (empty when nothing waits)
       pcpus       {cpu: (sibling set, unit "dNvM" or None)} for each
                   sched-resource, from null's per-CPU lines
+    and, from the Rust build's additions (absent from null.c's dump: then
+    empty / None):
+      waiting     {"dNvM": (ms waited, set of pCPUs it may run on)}
+      totals      {"waits": int, "units": int, "pCPUs": int,
+                   "admission": "wait"|"strict"}
     """
     lines = [re.sub(r"^\(XEN\) ?", "", line) for line in dump.splitlines()]
     info = {"scheduler": None, "granularity": None, "cpus_free": None,
-            "domains": {}, "waitqueue": None, "pcpus": {}}
+            "domains": {}, "waitqueue": None, "pcpus": {}, "waiting": {},
+            "totals": None}
     domid = None
     for line in lines:
         if m := re.match(r"Scheduler: (.*)$", line):
@@ -98,6 +104,13 @@ def parse_null_dump(dump):
             info["domains"][domid].append((int(m[1]), int(m[2]), int(m[3])))
         elif m := re.match(r"Waitqueue: ?(.*)$", line):
             info["waitqueue"] = m[1].strip()
+        elif m := re.match(r"\s*(d\d+v\d+): waiting (\d+) ms, may run on "
+                           r"\{([^}]*)\}$", line):
+            info["waiting"][m[1]] = (int(m[2]), parse_cpulist(m[3]))
+        elif m := re.match(r"\s*waits = (\d+), units = (\d+), pCPUs = (\d+), "
+                           r"admission = (\w+)$", line):
+            info["totals"] = {"waits": int(m[1]), "units": int(m[2]),
+                              "pCPUs": int(m[3]), "admission": m[4]}
         elif m := re.match(r"CPU\[(\d+)\] sibling=\{([^}]*)\}, core=\{[^}]*\}"
                            r"(?:, unit=(d\d+v\d+))?$", line):
             info["pcpus"][int(m[1])] = (parse_cpulist(m[2]), m[3])
@@ -166,8 +179,18 @@ class BootNullScheduler(unittest.TestCase):
         self.assertEqual((int(nproc[1]), int(nproc[2])), (vcpus, vcpus),
                          "dom0 does not see the expected number of vCPUs")
 
-    def check_null_dump(self, info, granularity):
-        """Checks on any null dump: it is null's, and dom0 is fully placed."""
+    def check_null_dump(self, info, granularity, units, pcpus):
+        """Checks on any null dump: it is null's, and dom0 is fully placed.
+        The Rust build's dump adds the pool's totals (dom0's `units` on
+        `pcpus` scheduling resources, nothing ever waited) to null.c's
+        lines, which it keeps."""
+        if FLAVOUR == "rust":
+            self.assertEqual(info["totals"], {"waits": 0, "units": units,
+                                              "pCPUs": pcpus,
+                                              "admission": "wait"})
+        else:
+            self.assertIsNone(info["totals"], "null.c prints no totals")
+        self.assertEqual(info["waiting"], {})
         self.assertEqual(info["scheduler"], "null Scheduler (null)")
         self.assertEqual(info["granularity"], granularity)
         self.assertIsNotNone(info["cpus_free"], "no 'cpus_free =' line")
@@ -179,7 +202,7 @@ class BootNullScheduler(unittest.TestCase):
         with self.boot("sched=null dom0_max_vcpus=2", smp="4") as vm:
             self.check_common_boot(vm, vcpus=2)
             info = parse_null_dump(vm.dump_runq())
-            self.check_null_dump(info, ("cpu", 1))
+            self.check_null_dump(info, ("cpu", 1), units=2, pcpus=4)
 
             units = info["domains"][0]
             self.assertEqual([u[:2] for u in units], [(0, 0), (0, 1)])
@@ -195,6 +218,31 @@ class BootNullScheduler(unittest.TestCase):
                 owner = [f"d0v{u}" for _, u, pcpu in units if pcpu == cpu]
                 self.assertEqual(unit, owner[0] if owner else None,
                                  f"CPU[{cpu}] owner")
+
+    @unittest.skipUnless(FLAVOUR == "rust",
+                         "sched_null_admission exists in the Rust build only")
+    def test_boot_strict_dom0_too_big(self):
+        """sched_null_admission=strict with more dom0 vCPUs than pCPUs:
+        Xen stops at boot, saying what to set, instead of booting a dom0
+        with vCPUs it failed to create (x86 ignores a failed dom0 vCPU
+        after the first) or that never run."""
+        name = "test_boot_strict_dom0_too_big"
+        tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
+        with XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
+                     CACHE / "dom0" / "initrd.gz", smp="4",
+                     xen_cmdline="sched=null dom0_max_vcpus=5 "
+                                 "sched_null_admission=strict",
+                     log_path=CACHE / "logs" / f"{tag}-{name}.log") as vm:
+            m = vm.wait_for(r"^\(XEN\) null: cpupool 0 has 4 pCPUs, too few "
+                            r"for d0's vCPUs \(sched_null_admission=strict\): "
+                            r"give it at most 4 \(dom0: dom0_max_vcpus=4\), "
+                            r"or boot with sched_null_admission=wait\n",
+                            BOOT_TIMEOUT)
+            vm.wait_for(r"^\(XEN\) Panic on CPU \d+:\n\(XEN\) null: d0 does "
+                        r"not fit in cpupool 0 \(sched_null_admission=strict\)\n",
+                        60, since=m.end())
+            print(f"\n  [{name}] {m[0].strip()}", file=sys.stderr)
+            self.assertNotIn(DOM0_MARKER, vm.text)
 
     @unittest.skipUnless(configured("CONFIG_PERF_COUNTERS"),
                          "CONFIG_PERF_COUNTERS is not set in the build")
@@ -225,7 +273,7 @@ class BootNullScheduler(unittest.TestCase):
             self.assert_logged("Scheduling granularity: core, 2 CPUs per "
                                "sched-resource", vm.text)
             info = parse_null_dump(vm.dump_runq())
-            self.check_null_dump(info, ("core", 2))
+            self.check_null_dump(info, ("core", 2), units=1, pcpus=2)
 
             # Two cores of two threads: two sched-resources, named (and
             # printed) by their first CPU, 0 and 2.

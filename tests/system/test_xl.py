@@ -326,6 +326,38 @@ class XlMachine(unittest.TestCase):
         domid, vcpu = re.fullmatch(r"d(\d+)v(\d+)", unit).groups()
         return f"{self.names.get(int(domid), 'd' + domid)}.v{vcpu}"
 
+    def check_waiting(self, info, may_run):
+        """The Rust dump's lines beyond null.c's: one per waiting unit, in
+        queue order, with where it may run (hard affinity & pool,
+        `may_run`: {"dNvM": set}); null.c's dump has none of them."""
+        if FLAVOUR != "rust":
+            self.assertEqual(info["waiting"], {})
+            self.assertIsNone(info["totals"])
+            return
+        self.assertEqual(list(info["waiting"]), waitq(info))
+        self.assertEqual({u: cpus for u, (_, cpus) in info["waiting"].items()},
+                         may_run)
+
+    def assert_not_assigned_logged(self, unit, pool, cpus, since=0,
+                                   strict=False):
+        """null.c's "not assigned to any CPU!" warning for `unit`; the Rust
+        build's names the pool and the pCPUs it may use (`cpus`, as Xen
+        prints a cpu list), in every build; null.c's only in debug builds
+        (all the xl scenarios run on)."""
+        text = self.vm.text[since:]
+        if FLAVOUR == "rust":
+            regex = (rf"WARNING: {unit} not assigned to any CPU! cpupool "
+                     rf"{pool} has no free pCPU in \{{{cpus}\}} \(its hard "
+                     rf"affinity & pool\)")
+            if strict:
+                regex += r" \(sched_null_admission=strict could not refuse it\)"
+            regex += r"\n"
+        else:
+            regex = rf"WARNING: {unit} not assigned to any CPU!\n"
+        m = re.search(regex, text)
+        self.assertIsNotNone(m, f"/{regex}/ not in the serial log")
+        return m[0].strip()
+
 
 @unittest.skipUnless(XEN_IMAGE, "XEN_IMAGE is not set: nothing to boot "
                      "(point it at a built xen/xen)")
@@ -354,14 +386,37 @@ class NullBoot(XlMachine):
         goes to the oldest waiter (guest destroyed, vCPU unplugged); a
         vCPU plugged back in waits again. A PV guest's vCPUs other than 0
         come up when its kernel starts them, so they queue later."""
+        before = self.null_dump()
+        pos = self.vm.position()
         a1 = self.create("a1", "idle", 1)
         a2 = self.create("a2", "idle", 1)
         b = self.create("b", "idle", 2, wait=False)
         c = self.create("c", "idle", 1, wait=False)
         base = {0: "d0v0", 1: "d0v1"}
-        self.assert_state(self.null_dump(),
-                          {**base, 2: f"d{a1}v0", 3: f"d{a2}v0"},
+        info = self.null_dump()
+        self.assert_state(info, {**base, 2: f"d{a1}v0", 3: f"d{a2}v0"},
                           waiting=[f"d{b}v0", f"d{c}v0"])
+        everywhere = {0, 1, 2, 3}
+        self.check_waiting(info, {f"d{b}v0": everywhere,
+                                  f"d{c}v0": everywhere})
+        for unit in (f"d{b}v0", f"d{c}v0"):
+            self.log(self.assert_not_assigned_logged(unit, 0, "0-3", pos))
+        if FLAVOUR == "rust":
+            # At least the two waits seen (a vCPU that comes online while
+            # its pCPU is taken is queued briefly too, and a free pCPU
+            # takes it); dom0's 2 units and the guests' 5 (b's vCPU 1
+            # counts while offline: it may come up at any time).
+            totals = dict(info["totals"])
+            self.assertGreaterEqual(totals.pop("waits"),
+                                    before["totals"]["waits"] + 2)
+            self.assertEqual(totals, {"units": 7, "pCPUs": 4,
+                                      "admission": "wait"})
+            time.sleep(2)
+            later = self.null_dump()
+            for unit, (ms, _) in info["waiting"].items():
+                self.assertGreater(later["waiting"][unit][0], ms,
+                                   f"{unit}'s wait did not grow")
+            self.log(f"waiting: {later['waiting']}, totals {later['totals']}")
 
         # pCPU 2 frees: the oldest waiter takes it; b's kernel then starts
         # its vCPU 1, which queues behind c.
@@ -652,6 +707,154 @@ class AllocFailure(XlMachine):
                            "failed guests gone", pool={0, 1, 2})
         self.assert_state(info, {0: "d0v0", 1: "d0v1"})
         self.assert_memory_back(start_mem, "memory leaked")
+
+
+# Logged when sched_null_admission=strict refuses a unit (rust/sched/admission.rs).
+REFUSED = (r"\(XEN\) null: d(\d+) refused by cpupool (\d+): (\d+) pCPUs, "
+           r"(\d+) units, (\d+) free \(sched_null_admission=strict\)\n")
+
+
+@unittest.skipUnless(XEN_IMAGE and FLAVOUR == "rust",
+                     "sched_null_admission exists in the Rust build only")
+class StrictAdmission(XlMachine):
+    """`sched_null_admission=strict`: a null pool never takes more units
+    than it has pCPUs. dom0's two vCPUs pinned on pCPUs 0-1."""
+
+    XEN_CMDLINE = ("sched=null dom0_max_vcpus=2 dom0_vcpus_pin "
+                   "sched_null_admission=strict")
+    RECORD = False
+
+    def refused(self, cmd, since):
+        """Run `cmd`, which must fail because of one refusal; return the
+        refusal's log fields and xl's error lines."""
+        status, out = self.vm.sh_status(cmd, timeout=GUEST_TIMEOUT)
+        self.last_xl = f"$ {cmd}\n{out}"
+        self.assertNotEqual(status, 0, f"{cmd} succeeded")
+        found = re.findall(REFUSED, self.vm.text[since:])
+        self.assertEqual(len(found), 1, f"refusals logged: {found}")
+        self.log(f"{cmd}: exit {status}; Xen: "
+                 f"{re.search(REFUSED, self.vm.text[since:])[0].strip()}; "
+                 f"xl: {' | '.join(out.strip().splitlines())}")
+        return tuple(int(f) for f in found[0]), out
+
+    def test_1_create_refused(self):
+        """A guest that does not fit is refused at `xl create`; the pool's
+        guests keep their pCPUs; nothing leaks; once room is made, the
+        same guest is created."""
+        start_mem = self.free_memory()
+        a = self.create("a", "idle", 2)
+        base = {0: "d0v0", 1: "d0v1", 2: f"d{a}v0", 3: f"d{a}v1"}
+        info = self.null_dump()
+        self.assert_state(info, base)
+        self.assertEqual({k: v for k, v in info["totals"].items()
+                          if k != "waits"},
+                         {"units": 4, "pCPUs": 4, "admission": "strict"})
+        pos = self.vm.position()
+        (_, pool, cpus, units, free), _ = self.refused(
+            "xnr-guest b idle 1", pos)
+        self.assertEqual((pool, cpus, units, free), (0, 4, 4, 0))
+        self.settle_gone_but(["a"])
+        info = self.settle(lambda i: i["totals"]["units"] == 4,
+                           "the refused unit released")
+        self.assert_state(info, base)
+        # A bigger guest is refused as well, however many vCPUs fitted.
+        pos = self.vm.position()
+        self.refused("xnr-guest b idle 3", pos)
+        self.xl("xl destroy a")
+        self.settle_gone()
+        self.assert_memory_back(start_mem, "refused guests leaked memory")
+        b = self.create("b", "idle", 2)
+        self.assert_state(self.null_dump(), {0: "d0v0", 1: "d0v1",
+                                             2: f"d{b}v0", 3: f"d{b}v1"})
+        self.destroy_all()
+
+    def test_2_migrate_refused(self):
+        """`xl cpupool-migrate` into a full null pool is refused; the
+        domain stays where it was, running; with room, it moves."""
+        self.xl("xl cpupool-cpu-remove Pool-0 3")
+        self.xl("""xl cpupool-create 'name="np"' 'sched="null"' 'cpus=["3"]'""")
+        g = self.create("g", "idle", 1)
+        h = self.create("h", "idle", 1, "'pool=\"np\"'")
+        self.assert_state(self.null_dump(pool={0, 1, 2}),
+                          {0: "d0v0", 1: "d0v1", 2: f"d{g}v0"})
+        self.assert_state(self.null_dump(pool={3}), {3: f"d{h}v0"})
+        pos = self.vm.position()
+        (dom, pool, cpus, units, free), _ = self.refused(
+            "xl cpupool-migrate g np", pos)
+        self.assertEqual((dom, cpus, units, free), (g, 1, 1, 0))
+        self.assertNotEqual(pool, 0)
+        self.assert_state(self.null_dump(pool={0, 1, 2}),
+                          {0: "d0v0", 1: "d0v1", 2: f"d{g}v0"})
+        self.assert_state(self.null_dump(pool={3}), {3: f"d{h}v0"})
+        self.assertRegex(self.xl("xl cpupool-list"),
+                         r"(?m)^np\s+1\s+null\s+y\s+1$")
+        self.xl("xl destroy h")
+        self.settle_gone_but(["g"])
+        self.xl("xl cpupool-migrate g np")
+        info = self.settle(lambda i: g in i["domains"], "g in np", pool={3})
+        self.assert_state(info, {3: f"d{g}v0"})
+        self.assertEqual(info["totals"]["units"], 1)
+        self.destroy_all_pools()
+
+    def test_3_what_strict_cannot_refuse(self):
+        """Where Xen gives the scheduler no say, a unit waits and every
+        such wait is logged, not rate-limited: a pCPU taken out of a full
+        pool, and two units pinned onto one pCPU."""
+        self.xl("xl cpupool-cpu-remove Pool-0 2")
+        self.xl("xl cpupool-cpu-remove Pool-0 3")
+        self.xl("""xl cpupool-create 'name="np"' 'sched="null"' """
+                """'cpus=["2","3"]'""")
+        g = self.create("g", "busy", 2, "'pool=\"np\"'")
+        self.assert_state(self.null_dump(pool={2, 3}),
+                          {2: f"d{g}v0", 3: f"d{g}v1"})
+        pos = self.vm.position()
+        self.xl("xl cpupool-cpu-remove np 3")
+        info = self.settle(lambda i: waitq(i), "a unit waits", pool={2})
+        self.assert_state(info, {2: f"d{g}v0"}, waiting=[f"d{g}v1"])
+        self.assertEqual(info["totals"]["units"], 2)
+        self.assertEqual(info["totals"]["pCPUs"], 1)
+        self.log(self.assert_not_assigned_logged(f"d{g}v1", r"\d+", "2", pos,
+                                                 strict=True))
+        self.xl("xl cpupool-cpu-add np 3")
+        info = self.settle(lambda i: not waitq(i), "the waiter placed",
+                           pool={2, 3})
+        self.assert_state(info, {2: f"d{g}v0", 3: f"d{g}v1"})
+
+        pos = self.vm.position()
+        self.xl("xl vcpu-pin g 1 2")
+        info = self.settle(lambda i: waitq(i), "v1 waits for pCPU 2",
+                           pool={2, 3})
+        self.assert_state(info, {2: f"d{g}v0"}, waiting=[f"d{g}v1"])
+        self.log(self.assert_not_assigned_logged(f"d{g}v1", r"\d+", "2", pos,
+                                                 strict=True))
+        self.xl("xl vcpu-pin g 1 all")
+        info = self.settle(lambda i: not waitq(i), "v1 placed again",
+                           pool={2, 3})
+        self.assert_state(info, {2: f"d{g}v0", 3: f"d{g}v1"})
+        self.destroy_all_pools()
+
+    def settle_gone_but(self, names):
+        """Wait until only dom0 and the guests `names` are left."""
+        want = sorted([0] + [int(self.xl(f"xl domid {n}")) for n in names])
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while sorted(self.domids()) != want:
+            if time.monotonic() > deadline:
+                self.fail(f"domains left: {self.domids()}, wanted {want}")
+            time.sleep(1)
+        time.sleep(3)
+
+    def destroy_all_pools(self):
+        """Destroy every guest and the pool np; Pool-0 gets its pCPUs back.
+        (destroy_all() reads the dump of the only null pool: not here.)"""
+        for domid in self.domids():
+            if domid != 0:
+                self.xl(f"xl destroy {domid}")
+        self.settle_gone()
+        self.xl("xl cpupool-destroy np")
+        for cpu in (2, 3):
+            self.xl(f"xl cpupool-cpu-add Pool-0 {cpu} 2>/dev/null; true")
+        self.assertRegex(self.xl("xl cpupool-list"),
+                         r"(?m)^Pool-0\s+4\s+null\s+y\s+1$")
 
 
 if __name__ == "__main__":

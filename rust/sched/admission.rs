@@ -1,0 +1,123 @@
+//! `sched_null_admission=wait|strict`: the Xen side of
+//! [`null_policy::admission`] (the option, the refusal, its messages).
+
+use core::ffi::{c_char, c_int, c_uint};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use null_policy::admission::{Mode, Refused};
+
+use crate::bindings::{self, gcc, scheduler};
+use crate::xen::printk::printk;
+use crate::xen::sched_if::Unit;
+
+/// The mode of every null scheduler: set while Xen parses its command
+/// line, before any scheduler exists, and never changed after.
+static STRICT: AtomicBool = AtomicBool::new(false);
+
+/// The mode `sched_null_admission=` chose (default [`Mode::Wait`]).
+pub fn mode() -> Mode {
+    if STRICT.load(Relaxed) {
+        Mode::Strict
+    } else {
+        Mode::Wait
+    }
+}
+
+/// The handler of Xen's `custom_param("sched_null_admission", ...)`
+/// (rust/helpers/helpers.c): 0, or `-EINVAL` for a value that names no
+/// mode (Xen then reports the parameter as invalid and keeps the default).
+///
+/// # Safety
+/// `s` is a NUL-terminated string (Xen's copy of the option's value).
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
+    // Longer than any mode's name: invalid. Read no further than that, and
+    // call no C library function (core's CStr would call strlen()).
+    let mut buf = [0u8; 8];
+    let mut len = 0;
+    loop {
+        // SAFETY: `s` is NUL-terminated and we stop at the NUL.
+        let c = unsafe { *s.add(len) } as u8;
+        if c == 0 {
+            break;
+        }
+        if len == buf.len() {
+            return -(gcc::EINVAL as c_int);
+        }
+        buf[len] = c;
+        len += 1;
+    }
+    match Mode::parse(&buf[..len]) {
+        Some(m) => {
+            STRICT.store(m == Mode::Strict, Relaxed);
+            0
+        }
+        None => -(gcc::EINVAL as c_int),
+    }
+}
+
+/// The id of the cpupool scheduler `ops` serves, or -1 (the boot-time
+/// default scheduler, which serves idle units only).
+///
+/// # Safety
+/// `ops` is one of our schedulers.
+pub unsafe fn pool_id(ops: *const scheduler) -> c_int {
+    // SAFETY: `ops` is a live scheduler (contract); `cpupool`, set by
+    // cpupool_create() before any unit is allocated, lives as long as it.
+    unsafe {
+        let pool = (*ops).cpupool;
+        if pool.is_null() {
+            -1
+        } else {
+            (*pool).cpupool_id as c_int
+        }
+    }
+}
+
+/// `alloc_udata` refuses `unit` because its scheduler `ops` is full.
+///
+/// After boot the refusal is the toolstack's error (`-ENOMEM`, the only
+/// one `alloc_udata` can give) and one log line, here. At boot nobody can
+/// retry: a domain Xen builds itself (dom0, or a dom0less domain) that
+/// does not fit stops the boot with what to change, instead of booting
+/// with vCPUs Xen failed to create.
+///
+/// # Safety
+/// `ops` is one of our schedulers; `unit` a live unit.
+#[cold]
+pub unsafe fn refused(ops: *const scheduler, unit: Unit, r: Refused) {
+    // SAFETY: `ops` is ours (contract).
+    let pool = unsafe { pool_id(ops) };
+    let dom = unit.domain().as_ptr();
+    // SAFETY: a plain global, written as boot progresses.
+    let booting = unsafe { bindings::system_state } < bindings::SYS_STATE_active;
+    if booting {
+        printk!(
+            "%snull: cpupool %d has %u pCPUs, too few for %pd's vCPUs (sched_null_admission=strict): give it at most %u (dom0: dom0_max_vcpus=%u), or boot with sched_null_admission=wait\n",
+            gcc::XENLOG_ERR.as_ptr(),
+            pool,
+            r.capacity as c_uint,
+            dom,
+            r.capacity as c_uint,
+            r.capacity as c_uint
+        );
+        // panic() keeps 127 characters of its message: the advice is above.
+        // SAFETY: a literal format whose conversions match the arguments.
+        unsafe {
+            bindings::panic(
+                c"null: %pd does not fit in cpupool %d (sched_null_admission=strict)\n".as_ptr(),
+                dom,
+                pool,
+            )
+        };
+    }
+    printk!(
+        "%snull: %pd refused by cpupool %d: %u pCPUs, %u units, %u free (sched_null_admission=strict)\n",
+        gcc::XENLOG_WARNING.as_ptr(),
+        dom,
+        pool,
+        r.capacity as c_uint,
+        r.units as c_uint,
+        r.free() as c_uint
+    );
+}
