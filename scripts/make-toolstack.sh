@@ -2,8 +2,8 @@
 # Build the dom0 with Xen's toolstack that the scenario tests drive with `xl`
 # (tests/system/test_xl.py), from Debian 12 packages:
 #   $CACHE/dom0/initrd-xl.gz     busybox-static initramfs: xl, xenstored,
-#                                xenconsoled, the xenstore-* tools and their
-#                                libraries, the Xen kernel modules, and a PV
+#                                xenconsoled, the xenstore-* tools, xentrace
+#                                and xenalyze, and their libraries, the Xen kernel modules, and a PV
 #                                test guest under /guest (see below)
 #   $CACHE/dom0/guest-initrd.gz  the test guest's busybox initramfs
 #
@@ -37,7 +37,7 @@ GUEST_INITRD="$OUT/guest-initrd.gz"
 BUSYBOX=/bin/busybox
 
 # Binary packages of the Xen source package, all at exactly $XEN_DEB_VERSION.
-XEN_PKGS=(xen-utils-4.17 xenstore-utils libxenmisc4.17 libxencall1
+XEN_PKGS=(xen-utils-4.17 xen-utils-common xenstore-utils libxenmisc4.17 libxencall1
           libxendevicemodel1 libxenevtchn1 libxenforeignmemory1 libxengnttab1
           libxenhypfs1 libxenstore4 libxentoolcore1 libxentoollog1)
 # Other libraries the tools need (DT_NEEDED, found with readelf -d), at
@@ -52,7 +52,8 @@ XEN_BIN=/usr/lib/xen-4.17/bin
 # its helpers, e.g. xenconsole for `xl console`, in $XEN_BIN).
 TOOLS=("$XEN_BIN/xl" "$XEN_BIN/xenstored" "$XEN_BIN/xenconsoled"
        "$XEN_BIN/xen-init-dom0" "$XEN_BIN/xenconsole"
-       "$XEN_BIN/xenstore-control" /usr/bin/xenstore)
+       "$XEN_BIN/xenstore-control" /usr/bin/xenstore
+       "$XEN_BIN/xentrace" /usr/bin/xenalyze)
 # /usr/bin/xenstore-* are hard links to /usr/bin/xenstore, which looks at
 # argv[0].
 XENSTORE_CMDS=(chmod exists list ls read rm watch write)

@@ -54,6 +54,10 @@ LOG_TAIL_LINES = 80
 CHURN_CYCLES = 50
 TEARDOWN_CYCLES = 20
 
+# xentrace's event mask for the scheduler-specific records
+# (TRC_SCHED_CLASS), among them null's six.
+TRC_SCHED_CLASS = "0x00022000"
+
 # Written by the Rust build's fault injection (rust/xen/alloc.rs).
 INJECTED = r"null: injected allocation failure (\d+) \(([\w:]+)\)"
 
@@ -100,6 +104,21 @@ def placement(info):
     """{"dNvM": pcpu} of every unit in a null dump (-1: waiting)."""
     return {f"d{d}v{u}": p for units in info["domains"].values()
             for d, u, p in units}
+
+
+def null_records(dump_all):
+    """The null scheduler's records in `xenalyze --dump-all` output, in
+    order, timestamps and headers removed: [("vcpu_assign", "d5v0 to cpu
+    2"), ...]."""
+    return [(m[1], m[2].strip()) for m in
+            re.finditer(r"^.* null:(\w+)(.*)$", dump_all, re.MULTILINE)]
+
+
+def is_subsequence(wanted, seq):
+    """Whether `wanted` occurs in `seq` in order (not necessarily
+    contiguously)."""
+    it = iter(seq)
+    return all(any(x == w for x in it) for w in wanted)
 
 
 class XlMachine(unittest.TestCase):
@@ -578,6 +597,73 @@ class NullBoot(XlMachine):
         self.assert_memory_back(start_mem, "free memory not back after churn")
         self.log(f"{CHURN_CYCLES} cycles; free_memory {start_mem} MB before "
                  f"and after")
+
+
+    def test_7_trace(self):
+        """xentrace around a guest's life (create, vcpu-pin, a pCPU leaving
+        Pool-0, cpupool-migrate, destroy); xenalyze decodes the null
+        records each step implies, with the right vCPU and pCPUs; the
+        sequence is recorded for the Rust-vs-C comparison. The pCPU removal
+        runs as a tasklet on dom0's busy pCPU (continue_hypercall_on_cpu()
+        in cpupool_unassign_cpu()), which null_schedule() records as
+        null:sched_tasklet."""
+        self.xl(f"xentrace -D -e {TRC_SCHED_CLASS} -S 32 /tmp/null.trace "
+                ">/tmp/xentrace.out 2>&1 & echo $! >/tmp/xentrace.pid")
+        # xentrace has set up the buffers once it has written its header.
+        self.xl("i=0; while [ ! -s /tmp/null.trace ] && [ $i -lt 30 ]; do "
+                "i=$((i+1)); sleep 1; done; ls -l /tmp/null.trace")
+        t = self.create("t", "idle", 1)
+        info = self.null_dump()
+        (x,) = [c for c, u in self.check_consistent(info).items()
+                if u == f"d{t}v0"]
+        (y,) = {2, 3} - {x}
+        self.xl(f"xl vcpu-pin t 0 {y}")
+        self.settle(lambda i: i["pcpus"][y][1] == f"d{t}v0", f"t on {y}")
+        self.xl(f"xl cpupool-cpu-remove Pool-0 {x}")
+        self.xl(f"""xl cpupool-create 'name="np"' 'sched="null"' """
+                f"""'cpus=["{x}"]'""")
+        self.xl("xl cpupool-migrate t np")
+        self.settle(lambda i: t in i["domains"], "t in np", pool={x})
+        self.xl("xl destroy t")
+        self.settle_gone()
+        self.xl("kill -INT $(cat /tmp/xentrace.pid); "
+                "while kill -0 $(cat /tmp/xentrace.pid) 2>/dev/null; do "
+                "sleep 1; done; cat /tmp/xentrace.out")
+        out = self.xl("xenalyze --dump-all /tmp/null.trace 2>/dev/null "
+                      "| grep ' null:'", timeout=300)
+        self.xl("xl cpupool-destroy np")
+        self.xl(f"xl cpupool-cpu-add Pool-0 {x}")
+
+        records = null_records(out)
+        self.assertTrue(records, "no null records decoded")
+        v = f"d{t}v0"
+        steps = [
+            ("vcpu_assign", f"{v} to cpu {x}"),                 # created
+            ("picked_cpu", f"{v}, cpu {y}"),                    # pinned
+            ("migrate", f"{v}, cpu {x}, new_cpu {y}"),
+            ("vcpu_deassign", f"{v} from cpu {x}"),
+            ("vcpu_assign", f"{v} to cpu {y}"),
+            ("sched_tasklet", ""),                              # pCPU out
+            ("vcpu_deassign", f"{v} from cpu {y}"),             # migrated
+            ("vcpu_assign", f"{v} to cpu {x}"),
+            ("vcpu_deassign", f"{v} from cpu {x}"),             # destroyed
+        ]
+        guest = [r for r in records if r[0] != "schedule"]
+        self.log(f"{len(records)} null records; without null:schedule: "
+                 + "; ".join(" ".join(r) for r in guest))
+        self.assertTrue(is_subsequence(steps, guest),
+                        f"expected, in order: {steps}")
+        kinds = {r[0] for r in records}
+        self.assertIn("schedule", kinds)
+        self.assertTrue(any(r == ("schedule", f"cpu {x}, vcpu {v}")
+                            for r in records),
+                        f"no null:schedule of {v} on cpu {x}")
+        # The guest's records, by name, for compare_placements.py; dom0's
+        # own (none expected: its vCPUs are pinned) would show here too.
+        labelled = [(k, re.sub(r"d\d+v\d+", lambda m: self.label(m[0]), a))
+                    for k, a in guest if k != "sched_tasklet"]
+        if self.RECORD:
+            observe(self.scenario, "null records", labelled)
 
 
 @unittest.skipUnless(XEN_IMAGE, "XEN_IMAGE is not set: nothing to boot "
