@@ -1,7 +1,7 @@
 //! Build script: bind to the *configured* Xen tree being built.
 //!
 //! When cargo builds for the hypervisor (`target_os = "none"`), Xen's
-//! `common/sched/Makefile` (see `xen/null-rust.mk`) sets:
+//! `common/sched/Makefile` (through `kbuild/null-rust.mk`) sets:
 //! - `XEN_OBJTREE`: the configured `xen/` directory (holds `.config`);
 //! - `XEN_SRCTREE`: its sources (the same directory for in-tree builds);
 //! - `XEN_CC`: the C compiler Xen builds with;
@@ -72,7 +72,14 @@ fn main() {
     }
     let sched_dir = srctree.join("common/sched");
 
-    bindings(&cflags, &sched_dir, &out);
+    // Clang parses Xen's headers for the architecture cargo builds for
+    // (kbuild/arch/*.mk picks the Rust target from Xen's SRCARCH).
+    let clang_target = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => "x86_64-unknown-none-elf",
+        Ok("aarch64") => "aarch64-unknown-none-elf",
+        other => panic!("build.rs: no clang target for target_arch {other:?}"),
+    };
+    bindings(&cflags, &sched_dir, clang_target, &out);
     layout(&cc, &cflags, &sched_dir, &out);
     helpers(&cc, &cflags, &sched_dir);
 }
@@ -148,12 +155,12 @@ fn clang_flags(cflags: &[String]) -> Vec<String> {
     out
 }
 
-fn bindings(cflags: &[String], sched_dir: &Path, out: &Path) {
+fn bindings(cflags: &[String], sched_dir: &Path, clang_target: &str, out: &Path) {
     let b = bindgen::Builder::default()
         .header("rust/bindings/xen.h")
         .clang_args(clang_flags(cflags))
         .clang_arg(format!("-I{}", sched_dir.display()))
-        .clang_arg("--target=x86_64-unknown-none-elf")
+        .clang_arg(format!("--target={clang_target}"))
         .clang_arg("-Wno-unknown-attributes")
         .use_core()
         .ctypes_prefix("core::ffi")
