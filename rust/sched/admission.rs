@@ -36,8 +36,9 @@ pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
     let mut buf = [0u8; 8];
     let mut len = 0;
     loop {
-        // SAFETY: `s` is NUL-terminated and we stop at the NUL.
-        let c = unsafe { *s.add(len) } as u8;
+        // SAFETY: `s` is NUL-terminated and we stop at the NUL. Read as u8:
+        // `c_char` is signed on x86 and unsigned on arm64.
+        let c = unsafe { s.add(len).cast::<u8>().read() };
         if c == 0 {
             break;
         }
