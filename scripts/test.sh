@@ -6,7 +6,8 @@
 #           intrusive list, the cbindgen header freshness; the audit tool's
 #           own tests (each check must bite)
 #   build:  Xen 4.17 patched, Rust null scheduler, default and debug config;
-#           the C reference (null.c) from the same tree, default and debug
+#           the C reference (null.c) from the same tree, default and debug;
+#           all four for arm64 too (cross-compiled), with the arm64 audit
 #   binary: audit of xen-syms (codegen rules), link provenance
 #   configs: the configuration matrix (tests/configs/*.config), Rust and C,
 #           the PV shim as tools/firmware/xen-dir builds it, and random
@@ -110,6 +111,33 @@ kbuild_errors() {
         XEN_TREE=$(build_dir rust-default) python3 -m unittest discover -s tests/kbuild
 }
 step "kbuild: what cannot be built stops at make time, naming the option" kbuild_errors
+
+# arm64, cross-compiled (aarch64-linux-gnu-): the same patch series and
+# sources, Rust and C, default and debug; the arm64 code-generation audit
+# (tests/audit/audit_arm64.py, with its own tests) and clippy over the
+# hypervisor code for the arm64 target. Not booted yet.
+build_arm64() {
+    "$REPO/scripts/build-xen.sh" "$1" "$2" --arch arm64 >/dev/null && built[arm64-$1-$2]=1
+}
+for flavour in rust c; do
+    for config in default debug; do
+        step "build: arm64 $flavour-$config" build_arm64 "$flavour" "$config"
+    done
+done
+audit_arm64_tests() {
+    need_build arm64-c-debug &&
+        XEN_TREE_ARM64_C=$(build_dir arm64-c-debug)/xen \
+        python3 -m unittest discover -s tests/audit -p 'test_audit_arm64.py'
+}
+step "audit tool, arm64: checks accept Xen's flags and bite on bad code" audit_arm64_tests
+audit_arm64_build() {
+    need_build "$1" && python3 tests/audit/audit_arm64.py \
+        --object "$(build_dir "$1")/xen/common/sched/null-rust.o" \
+        --xen-syms "$(build_dir "$1")/xen/xen-syms"
+}
+step "binary audit: arm64 rust-default" audit_arm64_build arm64-rust-default
+step "binary audit: arm64 rust-debug" audit_arm64_build arm64-rust-debug
+step "clippy -D warnings, hypervisor code: arm64 rust-debug" clippy_xen arm64-rust-debug
 
 # The configuration matrix: every fragment of tests/configs besides the two
 # above, with the Rust and the C null scheduler; the audit of the Rust one.
