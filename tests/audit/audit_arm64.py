@@ -119,27 +119,22 @@ def main(argv=None):
     args = ap.parse_args(argv)
     failed = 0
 
-    n, bad = check_fp(args.object)
-    print(f"[{'FAIL' if bad else 'PASS'}] 1. no FP/SIMD registers: "
-          f"{len(bad)} of {n} instructions use them")
-    for b in bad[:20]:
-        print(f"       {b}")
-    failed += bool(bad)
-
-    kinds, bad = check_relocs(args.object)
-    print(f"[{'FAIL' if bad else 'PASS'}] 2. code relocations of the small "
-          f"non-PIC model: {', '.join(sorted(kinds)) or 'none'}")
-    for b in bad[:20]:
-        print(f"       {b}")
-    failed += bool(bad)
-
-    if args.xen_syms:
-        bad = check_linked(args.object, args.xen_syms)
-        print(f"[{'FAIL' if bad else 'PASS'}] 3. linked into Xen, panics "
-              f"through panic()")
-        for b in bad:
+    def report(title, bad, limit=20):
+        nonlocal failed
+        print(f"[{'FAIL' if bad else 'PASS'}] {title}")
+        for b in bad[:limit]:
             print(f"       {b}")
         failed += bool(bad)
+
+    n, bad = check_fp(args.object)
+    report(f"1. no FP/SIMD registers: {len(bad)} of {n} instructions use them",
+           bad)
+    kinds, bad = check_relocs(args.object)
+    report("2. code relocations of the small non-PIC model: "
+           f"{', '.join(sorted(kinds)) or 'none'}", bad)
+    if args.xen_syms:
+        report("3. linked into Xen, panics through panic()",
+               check_linked(args.object, args.xen_syms))
 
     print(f"RESULT: {'FAIL' if failed else 'PASS'} ({failed} checks failed)")
     return 1 if failed else 0
