@@ -135,8 +135,9 @@ class BootNullScheduler(unittest.TestCase):
             raise ValueError(f"XEN_FLAVOUR must be 'rust' or 'c', not {FLAVOUR!r}")
 
     @contextlib.contextmanager
-    def boot(self, xen_cmdline, smp, **kwargs):
-        """Boot to the dom0 marker; on any failure dump the log tail."""
+    def boot(self, xen_cmdline, smp, until=None, **kwargs):
+        """Boot to the dom0 marker (or to the regex `until`, then yield
+        (vm, match)); on any failure dump the log tail."""
         name = self.id().rsplit(".", 1)[-1]
         tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
         log_path = CACHE / "logs" / f"{tag}-{name}.log"
@@ -144,6 +145,9 @@ class BootNullScheduler(unittest.TestCase):
                      CACHE / "dom0" / "initrd.gz", xen_cmdline=xen_cmdline,
                      smp=smp, log_path=log_path, **kwargs)
         try:
+            if until is not None:
+                yield vm, vm.wait_for(until, BOOT_TIMEOUT)
+                return
             vm.wait_for(re.escape(DOM0_MARKER), BOOT_TIMEOUT)
             print(f"\n  [{name}] dom0 init reached after "
                   f"{time.monotonic() - vm.started:.1f} s", file=sys.stderr)
@@ -226,22 +230,17 @@ class BootNullScheduler(unittest.TestCase):
         Xen stops at boot, saying what to set, instead of booting a dom0
         with vCPUs it failed to create (x86 ignores a failed dom0 vCPU
         after the first) or that never run."""
-        name = "test_boot_strict_dom0_too_big"
-        tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
-        with XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
-                     CACHE / "dom0" / "initrd.gz", smp="4",
-                     xen_cmdline="sched=null dom0_max_vcpus=5 "
-                                 "sched_null_admission=strict",
-                     log_path=CACHE / "logs" / f"{tag}-{name}.log") as vm:
-            m = vm.wait_for(r"^\(XEN\) null: cpupool 0 has 4 pCPUs, too few "
-                            r"for d0's vCPUs \(sched_null_admission=strict\): "
-                            r"give it at most 4 \(dom0: dom0_max_vcpus=4\), "
-                            r"or boot with sched_null_admission=wait\n",
-                            BOOT_TIMEOUT)
+        advice = (r"^\(XEN\) null: cpupool 0 has 4 pCPUs, too few for d0's "
+                  r"vCPUs \(sched_null_admission=strict\): give it at most 4 "
+                  r"\(dom0: dom0_max_vcpus=4\), or boot with "
+                  r"sched_null_admission=wait\n")
+        with self.boot("sched=null dom0_max_vcpus=5 sched_null_admission=strict",
+                       smp="4", until=advice) as (vm, m):
             vm.wait_for(r"^\(XEN\) Panic on CPU \d+:\n\(XEN\) null: d0 does "
                         r"not fit in cpupool 0 \(sched_null_admission=strict\)\n",
                         60, since=m.end())
-            print(f"\n  [{name}] {m[0].strip()}", file=sys.stderr)
+            print(f"\n  [test_boot_strict_dom0_too_big] {m[0].strip()}",
+                  file=sys.stderr)
             self.assertNotIn(DOM0_MARKER, vm.text)
 
     @unittest.skipUnless(configured("CONFIG_PERF_COUNTERS"),
