@@ -9,7 +9,8 @@ set -euo pipefail
 PACKAGES=(build-essential bc bison flex python3 libclang-dev clang
           qemu-system-x86 busybox-static cpio gzip dpkg-dev xz-utils binutils
           ca-certificates curl ccache
-          gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu)
+          gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+          qemu-system-arm device-tree-compiler)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
