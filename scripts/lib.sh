@@ -41,8 +41,10 @@ ensure_deb_src() {
 }
 
 # A fresh initramfs root with the static busybox as /bin/busybox and
-# /bin/sh; prints its path. BUSYBOX: the binary (/bin/busybox).
+# /bin/sh; prints its path. BUSYBOX: the binary (/bin/busybox, the
+# installed busybox-static; another architecture's is checked by its caller).
 busybox_root() {
+    [ "${BUSYBOX:-/bin/busybox}" != /bin/busybox ] ||
     [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] ||
         die "busybox-static is not installed: apt-get install busybox-static"
     local root
@@ -71,4 +73,50 @@ use_ccache() {
     [ -x /usr/lib/ccache/gcc ] || return 0
     export PATH="/usr/lib/ccache:$PATH"
     export CCACHE_DIR="$CACHE/ccache" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=5G
+}
+
+# foreign_apt ARCH: print the path of a private apt configuration that sees
+# Debian ARCH packages (e.g. arm64), for `apt-get -c FILE download ...`.
+# Its sources are the machine's own (deb822 stanzas or sources.list lines,
+# restricted to ARCH); its state and cache live in $CACHE/apt-ARCH; the
+# host's dpkg architecture is never touched. Updated on first use.
+foreign_apt() {
+    local arch=$1 dir="$CACHE/apt-$1"
+    local conf="$dir/apt.conf"
+    mkdir -p "$dir"/{state/lists/partial,cache/archives/partial,sources.list.d,preferences.d}
+    if [ ! -s "$conf" ]; then
+        : > "$dir/state/status"
+        : > "$dir/sources.list"
+        local f
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] || continue
+            # Binary stanzas only, each limited to ARCH.
+            awk -v arch="$arch" '
+                /^[[:space:]]*$/ { if (deb) print "Architectures: " arch "\n"; deb = 0; next }
+                /^Types:/ { deb = ($0 ~ /(^|[[:space:]])deb([[:space:]]|$)/); if (deb) print "Types: deb"; next }
+                deb { print }
+                END { if (deb) print "Architectures: " arch }' "$f" \
+                > "$dir/sources.list.d/${f##*/}"
+        done
+        if [ -f /etc/apt/sources.list ]; then
+            sed -n -E "s/^deb (\[([^]]*)\] )?/deb [arch=$arch \2] /p" /etc/apt/sources.list \
+                > "$dir/sources.list"
+        fi
+        cat > "$conf.tmp" <<CONF
+APT::Architecture "$arch";
+APT::Architectures { "$arch"; };
+Dir::State "$dir/state";
+Dir::State::status "$dir/state/status";
+Dir::Cache "$dir/cache";
+Dir::Etc::SourceList "$dir/sources.list";
+Dir::Etc::SourceParts "$dir/sources.list.d";
+Dir::Etc::Preferences "$dir/preferences";
+Dir::Etc::PreferencesParts "$dir/preferences.d";
+APT::Sandbox::User "root";
+CONF
+        log "apt-get update ($arch, private configuration $conf)"
+        apt-get -c "$conf.tmp" update -qq >&2 || die "apt-get update for $arch failed"
+        mv "$conf.tmp" "$conf"
+    fi
+    echo "$conf"
 }
