@@ -13,7 +13,7 @@
 #           the PV shim as tools/firmware/xen-dir builds it, and random
 #           configurations (randconfig.sh); the audit of each Rust build
 #   boot:   QEMU boots with sched=null (4 pCPUs, and sched-gran=core on SMT)
-#           for all four builds, and for the matrix configurations that
+#           for all four builds, x86_64 and arm64, and for the matrix configurations that
 #           change run-time behaviour
 #   xl:     on the debug builds, the toolstack in dom0 (test_xl): guests on
 #           sched=null and on a null cpupool of a credit2 boot, overcommit
@@ -115,7 +115,7 @@ step "kbuild: what cannot be built stops at make time, naming the option" kbuild
 # arm64, cross-compiled (aarch64-linux-gnu-): the same patch series and
 # sources, Rust and C, default and debug; the arm64 code-generation audit
 # (tests/audit/audit_arm64.py, with its own tests) and clippy over the
-# hypervisor code for the arm64 target. Not booted yet.
+# hypervisor code for the arm64 target; boot tests of all four.
 build_arm64() {
     "$REPO/scripts/build-xen.sh" "$1" "$2" --arch arm64 >/dev/null && built[arm64-$1-$2]=1
 }
@@ -138,6 +138,17 @@ audit_arm64_build() {
 step "binary audit: arm64 rust-default" audit_arm64_build arm64-rust-default
 step "binary audit: arm64 rust-debug" audit_arm64_build arm64-rust-debug
 step "clippy -D warnings, hypervisor code: arm64 rust-debug" clippy_xen arm64-rust-debug
+# arm64 boots (QEMU virt, cortex-a57, 4 pCPUs, dom0 via guest-loader): the
+# test_boot checks on all four builds (~4-8 s each under TCG).
+boot_arm64() {
+    local build=arm64-$1 flavour=${1%%-*}
+    need_build "$build" && "$REPO/scripts/make-dom0.sh" --arch arm64 >/dev/null &&
+        XEN_ARCH=arm64 XEN_IMAGE=$(build_dir "$build")/xen/xen XEN_FLAVOUR=$flavour \
+        XEN_LOG_TAG=$build python3 tests/system/run.py test_boot
+}
+for b in rust-debug c-debug rust-default c-default; do
+    step "boot: arm64 $b" boot_arm64 "$b"
+done
 
 # The configuration matrix: every fragment of tests/configs besides the two
 # above, with the Rust and the C null scheduler; the audit of the Rust one.

@@ -69,34 +69,79 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class XenQemu:
-    """One QEMU machine running Xen; always `stop()` it (or use `with`).
-
-    `xen_cmdline` and `dom0_cmdline` are appended to XEN_CMDLINE_BASE and
-    DOM0_CMDLINE_BASE.  The full serial output goes to `log_path`; QEMU's own
-    stderr goes to `log_path` + ".qemu-stderr", headed by the command line.
-    """
-
+class X86_64:
+    """Multiboot: Xen is QEMU's -kernel, dom0's kernel and initrd modules."""
+    QEMU = "qemu-system-x86_64"
+    MACHINE = "q35"
+    CPU = DEFAULT_CPU
     XEN_CMDLINE_BASE = ("console=com1 com1=115200,8n1 loglvl=all "
                         "guest_loglvl=all noreboot dom0_mem=512M")
     DOM0_CMDLINE_BASE = "console=hvc0 earlyprintk=xen rdinit=/init"
 
-    def __init__(self, xen_image, dom0_kernel, dom0_initrd, xen_cmdline="",
-                 dom0_cmdline="", smp="4", mem=2048, cpu=DEFAULT_CPU,
-                 log_path="xen-qemu.log", accel="tcg", extra_args=()):
-        xen_cmd = f"{self.XEN_CMDLINE_BASE} {xen_cmdline}".strip()
-        dom0_cmd = f"{self.DOM0_CMDLINE_BASE} {dom0_cmdline}".strip()
+    @staticmethod
+    def dom0_args(kernel, cmdline, initrd):
         # With a multiboot -kernel, -initrd is a comma-separated module list
         # and each module is "path args"; the first module is the dom0
         # kernel, its args the dom0 command line.  QEMU reads ",," as a
         # literal comma.
         modules = ",".join(m.replace(",", ",,") for m in
-                           (f"{dom0_kernel} {dom0_cmd}", str(dom0_initrd)))
+                           (f"{kernel} {cmdline}", str(initrd)))
+        return ["-initrd", modules]
+
+
+class Arm64:
+    """QEMU's virt board with EL2: Xen is the -kernel (an Image), and
+    guest-loader devices put dom0's kernel and initrd in RAM and describe
+    them in /chosen as Xen's multiboot modules.  Xen finds its UART
+    through the device tree's stdout-path (console=dtuart)."""
+    QEMU = "qemu-system-aarch64"
+    MACHINE = "virt,virtualization=on,gic-version=3"
+    CPU = "cortex-a57"
+    XEN_CMDLINE_BASE = ("console=dtuart loglvl=all guest_loglvl=all "
+                        "noreboot dom0_mem=512M")
+    DOM0_CMDLINE_BASE = "console=hvc0 rdinit=/init"
+    # RAM starts at 0x40000000; QEMU puts Xen near its start and the DTB at
+    # 0x48000000.  Debian's Image is ~33 MB, so it ends before the initrd.
+    DOM0_KERNEL_ADDR = 0x42000000
+    DOM0_INITRD_ADDR = 0x47000000
+
+    @classmethod
+    def dom0_args(cls, kernel, cmdline, initrd):
+        if kernel is None:      # dom0less: the caller's -dtb describes all
+            return []
+        quoted = cmdline.replace(",", ",,")
+        return ["-device", f"guest-loader,addr={cls.DOM0_KERNEL_ADDR:#x},"
+                           f"kernel={kernel},bootargs={quoted}",
+                "-device", f"guest-loader,addr={cls.DOM0_INITRD_ADDR:#x},"
+                           f"initrd={initrd}"]
+
+
+ARCHES = {"x86_64": X86_64, "arm64": Arm64}
+
+
+class XenQemu:
+    """One QEMU machine running Xen; always `stop()` it (or use `with`).
+
+    `arch` ("x86_64", "arm64") picks the machine (X86_64, Arm64 above);
+    `xen_cmdline` and `dom0_cmdline` are appended to its XEN_CMDLINE_BASE
+    and DOM0_CMDLINE_BASE; `cpu` overrides its CPU model.  The full serial output goes to `log_path`; QEMU's own
+    stderr goes to `log_path` + ".qemu-stderr", headed by the command line.
+    """
+
+    def __init__(self, xen_image, dom0_kernel, dom0_initrd, xen_cmdline="",
+                 dom0_cmdline="", smp="4", mem=2048, cpu=None,
+                 log_path="xen-qemu.log", accel="tcg", extra_args=(),
+                 arch="x86_64"):
+        if arch not in ARCHES:
+            raise ValueError(f"arch {arch!r}: one of {', '.join(ARCHES)}")
+        self.arch = ARCHES[arch]
+        xen_cmd = f"{self.arch.XEN_CMDLINE_BASE} {xen_cmdline}".strip()
+        dom0_cmd = f"{self.arch.DOM0_CMDLINE_BASE} {dom0_cmdline}".strip()
         self.argv = [
-            "qemu-system-x86_64",
+            self.arch.QEMU,
             "-accel", accel,
-            "-machine", "q35",
-            "-cpu", cpu,
+            "-machine", self.arch.MACHINE,
+            "-cpu", cpu or self.arch.CPU,
             "-smp", str(smp),
             "-m", str(mem),
             "-nographic", "-no-reboot",
@@ -104,7 +149,7 @@ class XenQemu:
             "-serial", "stdio",
             "-kernel", str(xen_image),
             "-append", xen_cmd,
-            "-initrd", modules,
+            *self.arch.dom0_args(dom0_kernel, dom0_cmd, dom0_initrd),
             *extra_args,
         ]
 
