@@ -149,6 +149,15 @@ boot_arm64() {
 for b in rust-debug c-debug rust-default c-default; do
     step "boot: arm64 $b" boot_arm64 "$b"
 done
+# dom0less (tests/system/test_dom0less.py, ~30 s each): domUs from the
+# device tree, no dom0; three that fit, and more vCPUs than pCPUs.
+dom0less() {
+    need_build "arm64-$1" && XEN_IMAGE=$(build_dir "arm64-$1")/xen/xen \
+        XEN_FLAVOUR=${1%%-*} XEN_LOG_TAG=arm64-$1 python3 tests/system/run.py test_dom0less
+}
+for b in rust-debug c-debug; do
+    step "dom0less: arm64 $b" dom0less "$b"
+done
 
 # The configuration matrix: every fragment of tests/configs besides the two
 # above, with the Rust and the C null scheduler; the audit of the Rust one.
