@@ -152,11 +152,21 @@ done
 # dom0less (tests/system/test_dom0less.py, ~30 s each): domUs from the
 # device tree, no dom0; three that fit, and more vCPUs than pCPUs.
 dom0less() {
-    need_build "arm64-$1" && XEN_IMAGE=$(build_dir "arm64-$1")/xen/xen \
-        XEN_FLAVOUR=${1%%-*} XEN_LOG_TAG=arm64-$1 python3 tests/system/run.py test_dom0less
+    local build=$1
+    shift
+    need_build "arm64-$build" && XEN_IMAGE=$(build_dir "arm64-$build")/xen/xen \
+        XEN_FLAVOUR=${build%%-*} XEN_LOG_TAG=arm64-$build python3 tests/system/run.py "$@"
 }
 for b in rust-debug c-debug; do
-    step "dom0less: arm64 $b" dom0less "$b"
+    step "dom0less: arm64 $b" dom0less "$b" test_dom0less
+done
+# Boot-time cpupools from the device tree need CONFIG_BOOT_TIME_CPUPOOLS
+# (tests/configs/dom0less.config: debug + that); only the cpupool test runs
+# there, the others ran above.
+for flavour in rust c; do
+    step "build: arm64 $flavour-dom0less" build_arm64 "$flavour" dom0less
+    step "dom0less: arm64 $flavour-dom0less (boot-time null cpupool)" \
+        dom0less "$flavour-dom0less" test_dom0less.Dom0less.test_boot_time_cpupool_null
 done
 
 # The configuration matrix: every fragment of tests/configs besides the two

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from qemu import Arm64, XenQemu, TO_XEN, CTRL_A
 from test_boot import (CACHE, DOM0, FLAVOUR, LOG_TAIL_LINES, REPO, XEN_IMAGE,
-                       parse_null_dump)
+                       configured, parse_null_dump)
 
 KERNEL, INITRD = DOM0["arm64"]
 SMP = 4
@@ -197,6 +197,45 @@ class Dom0less(unittest.TestCase):
         if FLAVOUR == "rust":
             self.assertEqual(set(info["waiting"]), set(waiting))
         print(f"\n  waiting: {waiting}; domU nproc {nproc}", file=sys.stderr)
+
+
+    @unittest.skipUnless(configured("CONFIG_BOOT_TIME_CPUPOOLS"),
+                         "CONFIG_BOOT_TIME_CPUPOOLS is not set (tests/configs/"
+                         "dom0less.config sets it)")
+    def test_boot_time_cpupool_null(self):
+        """Pool-0 credit2 on pCPUs 0-1, a null pool on 2-3 from the device
+        tree; a 2-vCPU domU in the null pool gets one pCPU per vCPU there,
+        a 1-vCPU domU stays in Pool-0."""
+        pools = """
+		xnr_pool0: cpupool0 {
+			compatible = "xen,cpupool";
+			cpupool-cpus = <&xnr_cpu0 &xnr_cpu1>;
+			cpupool-sched = "credit2";
+		};
+		xnr_nullpool: nullpool {
+			compatible = "xen,cpupool";
+			cpupool-cpus = <&xnr_cpu2 &xnr_cpu3>;
+			cpupool-sched = "null";
+		};
+"""
+        vm, nproc = self.boot([("domU1", 2, 256, "xnr_nullpool"),
+                               ("domU2", 1, 256, "xnr_pool0")],
+                              xen_cmdline="sched=credit2", pools=pools)
+        try:
+            dump = self.dump(vm)
+        finally:
+            vm.stop()
+        self.assertEqual(nproc, {1: 2, 2: 1})
+        # The null pool's part of the dump: from its "Scheduler: null"
+        # line to the next pool's header (or the end).
+        m = re.search(r"^\(XEN\) Scheduler: null Scheduler \(null\)\n"
+                      r"(?:.*\n)*?(?=^\(XEN\) Cpupool|\Z)", dump, re.MULTILINE)
+        self.assertIsNotNone(m, "no null pool in the dump")
+        info = parse_null_dump(m[0])
+        self.assertEqual(list(info["domains"]), [1], info["domains"])
+        self.assertEqual(sorted(p for _, _, p in info["domains"][1]), [2, 3])
+        self.assertEqual(info["cpus_free"], set())
+        self.assertEqual(info["waitqueue"], "")
 
 
 if __name__ == "__main__":
