@@ -10,7 +10,11 @@ PACKAGES=(build-essential bc bison flex python3 libclang-dev clang
           qemu-system-x86 busybox-static cpio gzip dpkg-dev xz-utils binutils
           ca-certificates curl ccache
           gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
-          qemu-system-arm device-tree-compiler)
+          qemu-system-arm device-tree-compiler
+          # scripts/build-deb.sh: Debian's Rust and what the hypervisor
+          # packages' build (profile pkg.xen.hvonly) depends on, lintian
+          rustc-web cargo-web rust-web-src debhelper dh-exec dh-python
+          python3-dev quilt lintian)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
