@@ -13,8 +13,14 @@
 #           the PV shim as tools/firmware/xen-dir builds it, and random
 #           configurations (randconfig.sh); the audit of each Rust build
 #   boot:   QEMU boots with sched=null (4 pCPUs, and sched-gran=core on SMT)
-#           for all four builds, x86_64 and arm64, and for the matrix configurations that
-#           change run-time behaviour
+#           for all four builds, x86_64 and arm64, and for the matrix
+#           configurations that change run-time behaviour; dom0less on the
+#           arm64 debug builds (domUs from the device tree, a boot-time
+#           null cpupool)
+#   package: Debian's hypervisor packages with the Rust null scheduler
+#           (scripts/build-deb.sh, Debian's Rust, offline): lintian, config
+#           against Debian's, apt, provenance, audit; booted with test_boot
+#           and test_xl like the builds above
 #   xl:     on the debug builds, the toolstack in dom0 (test_xl): guests on
 #           sched=null and on a null cpupool of a credit2 boot, overcommit
 #           and FIFO waiters, vcpu-pin, vCPU hotplug, pCPU remove/add,
@@ -195,6 +201,26 @@ if [ "$RANDCONFIG_N" -gt 0 ]; then
     step "configs: randconfig x$RANDCONFIG_N" "$REPO/scripts/randconfig.sh" "$RANDCONFIG_N"
 fi
 
+# The Debian package (scripts/build-deb.sh): Debian's source package with
+# xen-patches/, these sources and their vendored crates, built offline with
+# Debian's rustc-web; its checks (tests/package: versions, config against
+# Debian's, apt, lintian, shipped = built), then link provenance and the
+# binary audit on the tree it built in. Booted below.
+deb_tree="$CACHE/deb/work/xen-${XEN_DEB_VERSION%-*}"
+deb_built=
+deb_build() { "$REPO/scripts/build-deb.sh" >/dev/null && deb_built=1; }
+step "package: build-deb.sh (hypervisor packages, Debian's Rust, offline)" deb_build
+need_deb() { [ -n "$deb_built" ] || { log "no package build"; return 1; }; }
+deb_tests() {
+    need_deb && DEB_OUT="$CACHE/deb/out" DEB_TREE="$deb_tree" \
+        python3 -m unittest -v tests/package/test_package.py
+}
+step "package: versions, config vs Debian's, apt, lintian, shipped = built" deb_tests
+deb_link() { need_deb && RUST_TREE="$deb_tree" python3 -m unittest tests.audit.test_link.RustLink; }
+step "package: link provenance (Rust object in, null.o out)" deb_link
+deb_audit() { need_deb && audit_tree "$deb_tree/xen"; }
+step "package: binary audit" deb_audit
+
 if ! "$REPO/scripts/make-dom0.sh" >/dev/null; then
     failed=$((failed + 1)) failures+=("dom0 kernels/initrds")
     finish
@@ -224,6 +250,13 @@ for config in ${MATRIX_BOOTS-perf-counters tracebuffer-off lock-debug nr-cpus-40
         step "boot: $flavour-$config" boot "$flavour-$config" test_boot
     done
 done
+# The hypervisor the package installs (/boot/xen-4.17-amd64.gz, unpacked
+# by tests/package), with Debian's own xen-utils-4.17 in dom0.
+deb_boot() {
+    need_deb && XEN_IMAGE="$CACHE/deb/boot/xen" XEN_FLAVOUR=rust XEN_LOG_TAG=deb-rust \
+        python3 tests/system/run.py test_boot test_xl
+}
+step "boot + xl scenarios: the package's hypervisor" deb_boot
 step "xl scenarios: Rust placements equal null.c's" \
     python3 tests/system/compare_placements.py \
     "$CACHE/logs/rust-debug-placements.json" "$CACHE/logs/c-debug-placements.json"
