@@ -23,7 +23,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # The tests run Debian 12's QEMU (7.2). A machine image may carry a
+    # backported qemu-utils (10.x, with no archive behind it) whose Breaks
+    # on qemu-system-common (<< 8.0) make apt refuse the whole install:
+    # bring qemu-utils to the version Debian 12's qemu-system-* come with.
+    qemu=$(apt-cache policy qemu-system-common | awk '/Candidate:/ { print $2 }')
+    have=$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null || true)
+    if [ -n "$have" ] && [ -n "$qemu" ] && [ "$have" != "$qemu" ]; then
+        log "qemu-utils $have -> $qemu (Debian 12's QEMU)"
+        missing+=("qemu-utils=$qemu")
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades "${missing[@]}" >/dev/null
 fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
