@@ -12,13 +12,13 @@ same path xen_bench.py uses).  Instructions that never ran are shown with
 a blank count, so the executed path stands out.
 """
 import argparse
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "system"))
+from support import CACHE  # noqa: E402
 
 
 def main():

@@ -32,18 +32,19 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# tests/audit's ELF placement code; tests/system's QEMU driver and the
+# support module the system tests share (cache path, dom0 files, markers).
 sys.path.insert(0, str(REPO / "tests" / "audit"))
 sys.path.insert(0, str(REPO / "tests" / "system"))
 import audit  # noqa: E402
 import qemu  # noqa: E402
+from support import CACHE, DOM0, DOM0_MARKER, TOOLSTACK  # noqa: E402
 
-CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
 BUILDS = {
     "rust": ("rust-default", "null-rust.o"),
     "c": ("c-default", "null.o"),
 }
 TABLE = "sched_null_def"
-DOM0_MARKER = "XEN-NULL-RS: dom0 init reached"
 XEN_CMDLINE = "sched=null dom0_max_vcpus=2"
 
 # Rows of the summary table, in `struct scheduler` slot names; the rest of
@@ -157,7 +158,7 @@ def _toolstack(vm, args):
     if not hasattr(vm, "sh_status"):
         sys.exit("tests/system/qemu.py has no XenQemu.sh_status; the xl "
                  "workloads need it")
-    m = vm.wait_for(r"XEN-NULL-RS: toolstack (ready|failed.*)\n", args.timeout)
+    m = vm.wait_for(TOOLSTACK, args.timeout)
     if m[1] != "ready":
         sys.exit(f"dom0 toolstack: {m[1]}")
 
@@ -199,12 +200,12 @@ def workload_pause(vm, args):
             "i=$((i+1)); done", timeout=60 * args.rounds + 600)
 
 
-# name: (function, dom0 initrd)
+# name: (function, dom0 initrd: the attribute of support.Dom0)
 WORKLOADS = {
-    "boot": (workload_boot, "initrd.gz"),
-    "pingpong": (workload_pingpong, "initrd-xl.gz"),
-    "churn": (workload_churn, "initrd-xl.gz"),
-    "pause": (workload_pause, "initrd-xl.gz"),
+    "boot": (workload_boot, "initrd"),
+    "pingpong": (workload_pingpong, "initrd_xl"),
+    "churn": (workload_churn, "initrd_xl"),
+    "pause": (workload_pause, "initrd_xl"),
 }
 
 
@@ -217,12 +218,13 @@ def run_one(flavour, args, plugin, outdir, offsets):
     write_ranges(ranges, funcs, hooks)
     if counts.exists():
         counts.unlink()
-    work, initrd_name = WORKLOADS[args.workload]
-    initrd = CACHE / "dom0" / initrd_name
+    work, initrd_attr = WORKLOADS[args.workload]
+    dom0 = DOM0["x86_64"]
+    initrd = getattr(dom0, initrd_attr)
     if not initrd.exists():
         sys.exit(f"{initrd} missing (scripts/make-dom0.sh builds it)")
     t0 = time.monotonic()
-    vm = CountingQemu(xen / "xen", CACHE / "dom0" / "vmlinuz", initrd,
+    vm = CountingQemu(xen / "xen", dom0.kernel, initrd,
                       f"{plugin},ranges={ranges},out={counts}",
                       xen_cmdline=XEN_CMDLINE, smp=args.smp,
                       log_path=outdir / f"{flavour}.serial.log")

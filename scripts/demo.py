@@ -7,15 +7,13 @@ Prints Xen's scheduler lines, dom0 reaching init, then the `r` debug-key dump
 $XEN_NULL_CACHE/logs/demo.log.
 """
 
-import os
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "system"))
 from qemu import XenQemu  # noqa: E402
-
-CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
+from support import CACHE  # noqa: E402
 SHOW = re.compile(r"Command line|scheduler|null|Scheduling granularity|XEN-NULL-RS")
 
 

@@ -29,7 +29,8 @@ class CountingResult(unittest.TextTestResult):
 
 
 def main(names):
-    sys.path.insert(0, str(HERE))
+    # The test modules import qemu and support from this directory, which
+    # Python puts first on sys.path for a script.
     names = names or sorted(p.stem for p in HERE.glob("test_*.py"))
     loader = unittest.TestLoader()
     runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult)

@@ -1,19 +1,10 @@
 """Boot Xen with `sched=null` under QEMU and check the null scheduler's state.
 
-Environment:
-  XEN_IMAGE       the `xen` binary to boot (required; the tests skip without it)
-  XEN_FLAVOUR     `rust` or `c`: which null scheduler implementation it contains
-  XEN_LOG_TAG     names the serial logs (default: XEN_FLAVOUR)
-  XEN_NULL_CACHE  cache directory (default /var/cache/xen-null-rs): dom0
-                  kernel/initrd come from dom0/, serial logs go to logs/
-  XEN_ARCH        `x86_64` (default) or `arm64`: the machine QEMU emulates
-                  (tests/system/qemu.py); arm64's dom0 is in dom0/arm64/
-  XEN_CONFIG      the build's .config (default: next to XEN_IMAGE): tests
-                  of optional features run only where they are configured
+Environment: XEN_IMAGE (required; the tests skip without it), XEN_FLAVOUR,
+XEN_LOG_TAG, XEN_NULL_CACHE, XEN_ARCH, XEN_CONFIG: see support.py.
 """
 
 import contextlib
-import os
 import re
 import subprocess
 import sys
@@ -22,106 +13,18 @@ import unittest
 from pathlib import Path
 
 from qemu import XenQemu
-
-REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
-XEN_IMAGE = os.environ.get("XEN_IMAGE")
-FLAVOUR = os.environ.get("XEN_FLAVOUR")
-ARCH = os.environ.get("XEN_ARCH", "x86_64")
-# The dom0 kernel and initrd scripts/make-dom0.sh builds for ARCH.
-DOM0 = {"x86_64": (CACHE / "dom0" / "vmlinuz", CACHE / "dom0" / "initrd.gz"),
-        "arm64": (CACHE / "dom0" / "arm64" / "Image",
-                  CACHE / "dom0" / "arm64" / "initrd.gz")}
-XEN_CONFIG = os.environ.get("XEN_CONFIG") or (
-    str(Path(XEN_IMAGE).parent / ".config") if XEN_IMAGE else None)
-
-
-def configured(option):
-    """Whether the build's .config sets `option`=y."""
-    if not XEN_CONFIG or not Path(XEN_CONFIG).is_file():
-        return False
-    return f"{option}=y" in Path(XEN_CONFIG).read_text().splitlines()
-
-
-def parse_perf_counters(text):
-    """{name: TOTAL} of the plain counters in a 'p' dump."""
-    return {m[1].strip(): int(m[2]) for m in
-            re.finditer(r"^\(XEN\) (\S.*?)\s+TOTAL\[\s*(\d+)\]", text,
-                        re.MULTILINE)}
-
-# Printed by the initrd's /init (scripts/make-dom0.sh).
-DOM0_MARKER = "XEN-NULL-RS: dom0 init reached"
-DOM0_NPROC = r"XEN-NULL-RS: nproc=(\d+) cpuinfo_processors=(\d+)"
-# Printed once by the Rust implementation right after the C banner.
-RUST_BANNER = "null: Rust implementation"
+from support import (ARCH, CACHE, DOM0, DOM0_MARKER, DOM0_NPROC, FLAVOUR,
+                     LOG_TAIL_LINES, REPO, RUST_BANNER, XEN_IMAGE, configured,
+                     log_tag, parse_null_dump, parse_perf_counters)
 
 # Generous: a TCG boot to the dom0 marker normally takes 11-30 s.
 BOOT_TIMEOUT = 300
-LOG_TAIL_LINES = 80
 
 # Core granularity needs SMT siblings Xen can see.  With the default AMD
 # qemu64 model Xen finds none (QEMU's TCG lacks topoext), so it reports
 # "core, 1 CPU per sched-resource"; with an Intel vendor string it reads the
 # threads from CPUID leaf 0xb.
 SMT_CPU = "qemu64,+svm,vendor=GenuineIntel"
-
-
-def parse_cpulist(text):
-    """Parse Xen's `%*pbl` cpu list ("", "2", "0,2", "0-1,3") into a set."""
-    cpus = set()
-    for part in filter(None, text.strip().split(",")):
-        first, _, last = part.partition("-")
-        cpus.update(range(int(first), int(last or first) + 1))
-    return cpus
-
-
-def parse_null_dump(dump):
-    """Pick the null scheduler's parts out of an 'r' dump.
-
-    Returns a dict with:
-      scheduler   the "Scheduler: ..." name
-      granularity (mode, CPUs per sched-resource) for cpupool 0
-      cpus_free   set of free pCPUs (as null tracks them: resource masters)
-      domains     {domid: [(domid, unit_id, pcpu), ...]}, pcpu -1 = waiting
-      waitqueue   the text after "Waitqueue:" (empty when nothing waits)
-      pcpus       {cpu: (sibling set, unit "dNvM" or None)} for each
-                  sched-resource, from null's per-CPU lines
-    and, from the Rust build's additions (absent from null.c's dump: then
-    empty / None):
-      waiting     {"dNvM": (ms waited, set of pCPUs it may run on)}
-      totals      {"waits": int, "units": int, "pCPUs": int,
-                   "admission": "wait"|"strict"}
-    """
-    lines = [re.sub(r"^\(XEN\) ?", "", line) for line in dump.splitlines()]
-    info = {"scheduler": None, "granularity": None, "cpus_free": None,
-            "domains": {}, "waitqueue": None, "pcpus": {}, "waiting": {},
-            "totals": None}
-    domid = None
-    for line in lines:
-        if m := re.match(r"Scheduler: (.*)$", line):
-            info["scheduler"] = m[1]
-        elif m := re.match(r"Scheduling granularity: (\w+), (\d+) CPUs? ", line):
-            info["granularity"] = (m[1], int(m[2]))
-        elif m := re.match(r"\s*cpus_free = (.*)$", line):
-            info["cpus_free"] = parse_cpulist(m[1])
-        elif m := re.match(r"\s*Domain: (\d+)$", line):
-            domid = int(m[1])
-            info["domains"][domid] = []
-        elif m := re.match(r"\s*\d+: \[(\d+)\.(\d+)\] pcpu=(-?\d+)$", line):
-            info["domains"][domid].append((int(m[1]), int(m[2]), int(m[3])))
-        elif m := re.match(r"Waitqueue: ?(.*)$", line):
-            info["waitqueue"] = m[1].strip()
-        elif m := re.match(r"\s*(d\d+v\d+): waiting (\d+) ms, may run on "
-                           r"\{([^}]*)\}$", line):
-            info["waiting"][m[1]] = (int(m[2]), parse_cpulist(m[3]))
-        elif m := re.match(r"\s*waits = (\d+), units = (\d+), pCPUs = (\d+), "
-                           r"admission = (\w+)$", line):
-            info["totals"] = {"waits": int(m[1]), "units": int(m[2]),
-                              "pCPUs": int(m[3]), "admission": m[4]}
-        elif m := re.match(r"CPU\[(\d+)\] sibling=\{([^}]*)\}, core=\{[^}]*\}"
-                           r"(?:, unit=(d\d+v\d+))?$", line):
-            info["pcpus"][int(m[1])] = (parse_cpulist(m[2]), m[3])
-    return info
 
 
 def setUpModule():
@@ -150,9 +53,9 @@ class BootNullScheduler(unittest.TestCase):
         """Boot to the dom0 marker (or to the regex `until`, then yield
         (vm, match)); on any failure dump the log tail."""
         name = self.id().rsplit(".", 1)[-1]
-        tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
-        log_path = CACHE / "logs" / f"{tag}-{name}.log"
-        vm = XenQemu(XEN_IMAGE, *DOM0[ARCH], xen_cmdline=xen_cmdline,
+        log_path = CACHE / "logs" / f"{log_tag(FLAVOUR)}-{name}.log"
+        vm = XenQemu(XEN_IMAGE, DOM0[ARCH].kernel, DOM0[ARCH].initrd,
+                     xen_cmdline=xen_cmdline,
                      smp=smp, log_path=log_path, arch=ARCH, **kwargs)
         try:
             if until is not None:

@@ -12,7 +12,6 @@ Environment: XEN_IMAGE (an arm64 debug build: domU consoles and ASSERTs),
 XEN_FLAVOUR, XEN_LOG_TAG, XEN_NULL_CACHE as test_boot.
 """
 
-import os
 import re
 import subprocess
 import sys
@@ -21,10 +20,10 @@ import unittest
 from pathlib import Path
 
 from qemu import Arm64, XenQemu, TO_XEN, CTRL_A
-from test_boot import (CACHE, DOM0, FLAVOUR, LOG_TAIL_LINES, REPO, XEN_IMAGE,
-                       configured, parse_null_dump)
+from support import (CACHE, DOM0, FLAVOUR, LOG_TAIL_LINES, REPO, XEN_IMAGE,
+                     configured, log_tag, parse_null_dump)
 
-KERNEL, INITRD = DOM0["arm64"]
+KERNEL, INITRD = DOM0["arm64"].kernel, DOM0["arm64"].initrd
 SMP = 4
 MEM = "2G"
 # Where -device loader puts the shared kernel and initrd (Xen lets domUs
@@ -107,7 +106,7 @@ class Dom0less(unittest.TestCase):
         """Boot the domUs [(name, vcpus), ...]; wait for each one's marker.
         Returns (vm, {domid: nproc}); the caller stops vm."""
         name = self.id().rsplit(".", 1)[-1]
-        tag = os.environ.get("XEN_LOG_TAG", FLAVOUR)
+        tag = log_tag(FLAVOUR)
         logs = CACHE / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         nodes = pools + "".join(domu_node(*d) for d in domus)

@@ -17,30 +17,22 @@ compare_placements.py checks that the Rust and the C build recorded the
 same ones.
 
 Environment: as test_boot.py (XEN_IMAGE, XEN_FLAVOUR, XEN_LOG_TAG,
-XEN_NULL_CACHE).
+XEN_NULL_CACHE): see support.py.
 """
 
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 import unittest
-from pathlib import Path
 
 from qemu import XEN_PANIC, XenQemu
-from test_boot import parse_cpulist, parse_null_dump
+from support import (CACHE, DOM0, FLAVOUR, LOG_TAIL_LINES, REPO, TOOLSTACK,
+                     XEN_IMAGE, log_tag, parse_cpulist, parse_null_dump)
 
-REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
-XEN_IMAGE = os.environ.get("XEN_IMAGE")
-FLAVOUR = os.environ.get("XEN_FLAVOUR")
-TAG = os.environ.get("XEN_LOG_TAG", FLAVOUR or "xen")
-
-# Printed by the dom0 /init (scripts/make-toolstack.sh).
-TOOLSTACK = r"XEN-NULL-RS: toolstack (ready|failed: .*)\n"
+TAG = log_tag(FLAVOUR or "xen")
 
 # A TCG boot to the toolstack takes 20-40 s, a guest ~15 s from `xl create`
 # to its init; allow for a machine shared with other QEMUs.
@@ -50,7 +42,6 @@ GUEST_TIMEOUT = 240
 # runs in the guest; a destroyed domain leaves the scheduler from an RCU
 # callback).
 SETTLE_TIMEOUT = 120
-LOG_TAIL_LINES = 80
 CHURN_CYCLES = 50
 TEARDOWN_CYCLES = 20
 
@@ -136,8 +127,8 @@ class XlMachine(unittest.TestCase):
         if not XEN_IMAGE:
             raise unittest.SkipTest("XEN_IMAGE is not set: nothing to boot")
         log_path = CACHE / "logs" / f"{TAG}-{cls.__name__}.log"
-        cls.vm = XenQemu(XEN_IMAGE, CACHE / "dom0" / "vmlinuz",
-                         CACHE / "dom0" / "initrd-xl.gz",
+        cls.vm = XenQemu(XEN_IMAGE, DOM0["x86_64"].kernel,
+                         DOM0["x86_64"].initrd_xl,
                          xen_cmdline=cls.XEN_CMDLINE,
                          dom0_cmdline=cls.DOM0_CMDLINE, log_path=log_path)
         try:
