@@ -5,12 +5,13 @@
 #   $CACHE/dom0/vmlinuz    Debian 12's generic amd64 kernel (boots as PV dom0)
 #   $CACHE/dom0/initrd.gz  busybox-static initramfs whose /init prints the
 #                          marker the tests wait for, then idles
-# and then, with make-toolstack.sh, the dom0 with `xl` and a PV test guest
-# ($CACHE/dom0/initrd-xl.gz) for the scenario tests.
 # arm64: $CACHE/dom0/arm64/{Image,initrd.gz}, Debian 12's arm64 kernel
 # (its vmlinuz is an uncompressed Image) and the same initramfs with the
 # arm64 static busybox, both from a private apt configuration (foreign_apt
-# in lib.sh); no toolstack yet.
+# in lib.sh).
+# Then, for either, make-toolstack.sh: the dom0 with `xl` and a test guest
+# (initrd-xl.gz and guest-initrd.gz beside initrd.gz) for the scenario
+# tests.
 # Idempotent: an output is rebuilt only if missing or older than this script.
 set -euo pipefail
 
@@ -140,4 +141,4 @@ fi
 
 echo "vmlinuz: $VMLINUZ"
 echo "initrd:  $INITRD"
-[ "$arch" != x86_64 ] || "$(dirname "$SCRIPT")/make-toolstack.sh"
+"$(dirname "$SCRIPT")/make-toolstack.sh" --arch "$arch"

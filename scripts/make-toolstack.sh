@@ -1,17 +1,27 @@
 #!/bin/bash
 # Build the dom0 with Xen's toolstack that the scenario tests drive with `xl`
 # (tests/system/test_xl.py), from Debian 12 packages:
-#   $CACHE/dom0/initrd-xl.gz     busybox-static initramfs: xl, xenstored,
-#                                xenconsoled, the xenstore-* tools, xentrace
-#                                and xenalyze, and their libraries, the Xen kernel modules, and a PV
-#                                test guest under /guest (see below)
-#   $CACHE/dom0/guest-initrd.gz  the test guest's busybox initramfs
+#   make-toolstack.sh [--arch x86_64|arm64]
+#   $OUT/initrd-xl.gz     busybox-static initramfs: xl, xenstored,
+#                         xenconsoled, the xenstore-* tools, xentrace
+#                         and xenalyze, and their libraries, the Xen kernel
+#                         modules, and a test guest under /guest (see below)
+#   $OUT/guest-initrd.gz  the test guest's busybox initramfs
+# OUT is $CACHE/dom0 (x86_64) or $CACHE/dom0/arm64. Everything that differs
+# between the architectures is set in the `case $arch` below: the Debian
+# architecture and where its packages come from (arm64: the private apt
+# configuration of lib.sh's foreign_apt), the library directory and the
+# dynamic loader, the test guest (x86_64: PV, the kernel ELF taken out of
+# the bzImage; arm64: PVH, which is all Arm has, the kernel's Image as it
+# is) and the extra libraries (arm64: libfdt1, for libxenguest).
 #
-# The dom0 /init starts the toolstack, prints "XEN-NULL-RS: toolstack ready"
-# (or "XEN-NULL-RS: toolstack failed: <step>") and runs a shell on the
-# console, with echo off, for XenQemu.sh().  In dom0:
+# The files copied into the initramfs are in scripts/dom0/ (its README
+# says which goes where). The dom0 /init starts the toolstack, prints
+# "XEN-NULL-RS: toolstack ready" (or "XEN-NULL-RS: toolstack failed:
+# <step>") and runs a shell on the console, with echo off, for
+# XenQemu.sh().  In dom0:
 #   xnr-guest NAME MODE VCPUS [KEY=VALUE...]   start a test guest; the extra
-#       xl settings override /guest/pv.cfg, e.g. 'pool="nullpool"'
+#       xl settings override the guest config, e.g. 'pool="nullpool"'
 #   xnr-wait NAME [SECONDS]                    wait for its "up" line
 # The guest runs the dom0 kernel; its /init prints
 # "XEN-NULL-RS: guest NAME up nproc=N mode=MODE", then per MODE:
@@ -21,20 +31,42 @@
 # Guest consoles are logged by xenconsoled to
 # /var/log/xen/console/guest-NAME.log.
 #
-# Called by make-dom0.sh, which provides $CACHE/dom0/vmlinuz.  Idempotent:
-# the outputs are rebuilt only if missing or older than this script or the
-# kernel.
+# Called by make-dom0.sh, which provides the kernel ($OUT/vmlinuz or
+# $OUT/Image) and, for arm64, the static busybox.  Idempotent: the outputs
+# are rebuilt only if missing or older than this script, a file in
+# scripts/dom0/ or the kernel.
 set -euo pipefail
 
 SCRIPT="$(readlink -f "${BASH_SOURCE[0]}")"
 . "$(dirname "$SCRIPT")/lib.sh"
+FILES="$(dirname "$SCRIPT")/dom0"
 
+arch=x86_64
+if [ "${1:-}" = --arch ]; then arch=${2:?--arch x86_64|arm64}; fi
 DEBS="$CACHE/debs"
-OUT="$CACHE/dom0"
-VMLINUZ="$OUT/vmlinuz"
+APT_OPTS=()
+EXTRA_LIB_PKGS=()
+case $arch in
+    x86_64)
+        DEB_ARCH=amd64 TRIPLET=x86_64-linux-gnu
+        OUT="$CACHE/dom0" VMLINUZ="$CACHE/dom0/vmlinuz" BUSYBOX=/bin/busybox
+        # PT_INTERP of the binaries: the loader, and where they look for it.
+        LOADER=ld-linux-x86-64.so.2 LOADER_LINK=lib64/ld-linux-x86-64.so.2
+        GUEST_CFG_SRC=pv.cfg GUEST_CFG=/guest/pv.cfg GUEST_KERNEL=vmlinux ;;
+    arm64)
+        DEB_ARCH=arm64 TRIPLET=aarch64-linux-gnu
+        OUT="$CACHE/dom0/arm64" VMLINUZ="$CACHE/dom0/arm64/Image"
+        BUSYBOX="$CACHE/dom0/arm64/busybox"
+        LOADER=ld-linux-aarch64.so.1 LOADER_LINK=lib/ld-linux-aarch64.so.1
+        GUEST_CFG_SRC=pvh-arm64.cfg GUEST_CFG=/guest/pvh.cfg GUEST_KERNEL=Image
+        # libxenguest builds an Arm guest's device tree with libfdt.
+        EXTRA_LIB_PKGS=(libfdt1)
+        APT_OPTS=(-c "$(foreign_apt arm64)") ;;
+    *) die "--arch: x86_64 or arm64, not $arch" ;;
+esac
+export BUSYBOX  # busybox_root (lib.sh)
 INITRD_XL="$OUT/initrd-xl.gz"
 GUEST_INITRD="$OUT/guest-initrd.gz"
-BUSYBOX=/bin/busybox
 
 # Binary packages of the Xen source package, all at exactly $XEN_DEB_VERSION.
 XEN_PKGS=(xen-utils-4.17 xen-utils-common xenstore-utils libxenmisc4.17 libxencall1
@@ -44,7 +76,8 @@ XEN_PKGS=(xen-utils-4.17 xen-utils-common xenstore-utils libxenmisc4.17 libxenca
 # whatever version apt offers: Debian keeps their ABI within a release.
 # libgcc_s is dlopen()ed by glibc for pthread_cancel, so no DT_NEEDED names
 # it; xenconsoled and xl cancel threads.
-LIB_PKGS=(libc6 libgcc-s1 liblzma5 libuuid1 libyajl2 zlib1g libzstd1)
+LIB_PKGS=(libc6 libgcc-s1 liblzma5 libuuid1 libyajl2 zlib1g libzstd1
+          "${EXTRA_LIB_PKGS[@]}")
 
 XEN_BIN=/usr/lib/xen-4.17/bin
 # Debian's /usr/sbin/xl etc. are wrappers that pick a Xen version; the
@@ -61,13 +94,16 @@ XENSTORE_CMDS=(chmod exists list ls read rm watch write)
 # rest of Xen's dom0 support (xenbus, hvc_xen, balloon) is built in.
 MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
 # Where libraries are looked up in the unpacked packages; in the initramfs
-# they all go to /lib/x86_64-linux-gnu, which Debian's ld.so searches
-# without an ld.so.cache.
-LIB_DIRS=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu
-          usr/lib/xen-4.17/lib/x86_64-linux-gnu)
+# they all go to /lib/$TRIPLET, which Debian's ld.so searches without an
+# ld.so.cache.
+LIB_DIRS=("lib/$TRIPLET" "usr/lib/$TRIPLET" "usr/lib/xen-4.17/lib/$TRIPLET")
 
 fresh() {
-    [ -e "$1" ] && [ "$1" -nt "$SCRIPT" ] && [ "$1" -nt "$VMLINUZ" ]
+    local f
+    [ -e "$1" ] && [ "$1" -nt "$SCRIPT" ] && [ "$1" -nt "$VMLINUZ" ] || return 1
+    for f in "$FILES"/*; do
+        [ "$1" -nt "$f" ] || return 1
+    done
 }
 
 # Print the path of package $1's .deb in $DEBS, downloading it first if
@@ -75,13 +111,13 @@ fresh() {
 deb_of() {
     local pkg=$1 version=${2:-} pattern deb
     # .deb names spell the epoch's colon as %3a; no version here has one.
-    pattern="$DEBS/${pkg}_${version:-*}_amd64.deb"
+    pattern="$DEBS/${pkg}_${version:-*}_$DEB_ARCH.deb"
     # shellcheck disable=SC2086  # $pattern is a glob on purpose
     deb="$(ls -t $pattern 2>/dev/null | head -n1 || true)"
     if [ -z "$deb" ]; then
         mkdir -p "$DEBS"
         # Into $DEBS; as root, apt's _apt sandbox user could not write there.
-        (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root \
+        (cd "$DEBS" && apt-get "${APT_OPTS[@]}" download -q -o APT::Sandbox::User=root \
             "$pkg${version:+=$version}" >&2)
         # shellcheck disable=SC2086
         deb="$(ls -t $pattern | head -n1)"
@@ -127,14 +163,14 @@ copy_tool() {
 }
 
 # Copy the libraries ELF file $3 names in DT_NEEDED, and theirs, from stage
-# $1 to root $2's /lib/x86_64-linux-gnu.
+# $1 to root $2's /lib/$TRIPLET.
 copy_libs() {
     local stage=$1 root=$2 lib src
     for lib in $(readelf -d "$3" |
                  sed -n 's/.*(NEEDED).*Shared library: \[\(.*\)\]/\1/p'); do
-        [ ! -e "$root/lib/x86_64-linux-gnu/$lib" ] || continue
+        [ ! -e "$root/lib/$TRIPLET/$lib" ] || continue
         src="$(find_lib "$stage" "$lib")"
-        cp -L "$src" "$root/lib/x86_64-linux-gnu/$lib"
+        cp -L "$src" "$root/lib/$TRIPLET/$lib"
         copy_libs "$stage" "$root" "$src"
     done
 }
@@ -155,51 +191,8 @@ check_module_deps() {
 build_guest_initrd() {
     local root
     root="$(busybox_root)"
-    # Marker lines: keep them in sync with tests/system/test_xl.py.
-    cat > "$root/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-exec </dev/console >/dev/console 2>&1
-mode=idle
-name=guest
-for arg in $(cat /proc/cmdline); do
-    case $arg in
-        xnr_mode=*) mode=${arg#*=} ;;
-        xnr_name=*) name=${arg#*=} ;;
-    esac
-done
-n=$(nproc)
-echo "XEN-NULL-RS: guest $name up nproc=$n mode=$mode"
-# Pinned with taskset, so every vCPU gets its share whatever Linux's load
-# balancer thinks.
-case $mode in
-    busy)
-        for cpu in $(seq 0 $((n - 1))); do
-            taskset -c "$cpu" sh -c 'while :; do :; done' &
-        done ;;
-    pingpong)
-        for cpu in $(seq 0 $((n - 1))); do
-            for _ in 1 2; do
-                taskset -c "$cpu" sh -c 'while :; do usleep 200; done' &
-            done
-        done ;;
-    idle) ;;
-    *) echo "XEN-NULL-RS: guest $name: unknown xnr_mode=$mode" ;;
-esac
-# udev's part in vCPU hotplug: `xl vcpu-set` up only makes the CPU present
-# in the guest (drivers/xen/cpu_hotplug.c); onlining it is userspace's job.
-while :; do
-    for f in /sys/devices/system/cpu/cpu[0-9]*/online; do
-        [ "$(cat "$f" 2>/dev/null)" = 0 ] && echo 1 > "$f" 2>/dev/null
-    done
-    sleep 1
-done
-INIT
-    chmod 755 "$root/init"
+    # Its marker lines: tests/system/support.py waits for them.
+    install -m 755 "$FILES/guest-init" "$root/init"
     make_cpio "$root" "$GUEST_INITRD"
 }
 
@@ -209,14 +202,15 @@ build_dom0_initrd() {
     stage="$(mktemp -d)"
     unpack_packages "$stage"
 
-    mkdir -p "$root"/{run,var,tmp,etc/xen,guest,lib64}
-    mkdir -p "$root/lib/x86_64-linux-gnu" "$root/lib/modules/xen"
+    mkdir -p "$root"/{run,var,tmp,etc/xen,guest} "$root/$(dirname "$LOADER_LINK")"
+    mkdir -p "$root/lib/$TRIPLET" "$root/lib/modules/xen"
 
     # glibc: the dynamic loader where the binaries' PT_INTERP says, and
     # libgcc_s, which glibc loads by name (see LIB_PKGS).
-    cp -L "$stage/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$root/lib/x86_64-linux-gnu/"
-    ln -s ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
-    cp -L "$(find_lib "$stage" libgcc_s.so.1)" "$root/lib/x86_64-linux-gnu/"
+    cp -L "$stage/lib/$TRIPLET/$LOADER" "$root/lib/$TRIPLET/"
+    ln -s "$(realpath -m --relative-to="/$(dirname "$LOADER_LINK")" "/lib/$TRIPLET/$LOADER")" \
+        "$root/$LOADER_LINK"
+    cp -L "$(find_lib "$stage" libgcc_s.so.1)" "$root/lib/$TRIPLET/"
     for cmd in "${TOOLS[@]}"; do
         copy_tool "$stage" "$root" "${cmd#/}"
     done
@@ -234,54 +228,20 @@ build_dom0_initrd() {
 
     # With autoballoon, xl would shrink dom0 to make room for each guest;
     # with dom0_mem= Xen has enough free memory, and ballooning is slow.
-    cat > "$root/etc/xen/xl.conf" <<'EOF'
-# xl's defaults, except: dom0 has a fixed dom0_mem=, never balloon it.
-autoballoon="off"
-EOF
+    cp "$FILES/xl.conf" "$root/etc/xen/xl.conf"
 
-    # The guest kernel as a plain ELF: from the bzImage, xl would unpack
-    # the xz payload in dom0 on every `xl create`, which under TCG took
-    # ~19 s per guest; the ELF loads in ~4-9 s (measured on this machine).
-    extract_vmlinux "$VMLINUZ" "$root/guest/vmlinux"
+    case $GUEST_KERNEL in
+        # The guest kernel as a plain ELF: from the bzImage, xl would unpack
+        # the xz payload in dom0 on every `xl create`, which under TCG took
+        # ~19 s per guest; the ELF loads in ~4-9 s (measured on this machine).
+        vmlinux) python3 "$FILES/extract-vmlinux.py" "$VMLINUZ" "$root/guest/vmlinux" ;;
+        # Debian's arm64 vmlinuz is already an uncompressed Image.
+        Image) cp "$VMLINUZ" "$root/guest/Image" ;;
+    esac
     cp "$GUEST_INITRD" "$root/guest/initrd.gz"
-    cat > "$root/guest/pv.cfg" <<'EOF'
-# The scenario tests' PV guest; xnr-guest overrides name, vcpus and extra.
-# memory: Debian's kernel needs 0x3a00 pages unpacked, so xl refuses 72 MB;
-# with 80 MB it panics out of memory while booting; 88 MB boots.
-type = "pv"
-name = "guest"
-kernel = "/guest/vmlinux"
-ramdisk = "/guest/initrd.gz"
-memory = 96
-vcpus = 1
-extra = "console=hvc0 quiet xnr_mode=idle"
-on_crash = "preserve"
-EOF
-
-    cat > "$root/bin/xnr-guest" <<'EOF'
-#!/bin/sh
-# xnr-guest NAME MODE VCPUS [KEY=VALUE...]: xl create a test guest.
-[ $# -ge 3 ] || { echo "usage: xnr-guest NAME MODE VCPUS [KEY=VALUE...]" >&2; exit 2; }
-name=$1 mode=$2 vcpus=$3
-shift 3
-# xenconsoled appends to the log of a name used before: without this,
-# xnr-wait would find an earlier guest's "up" line and return at once.
-rm -f "/var/log/xen/console/guest-$name.log"
-exec xl create /guest/pv.cfg "name=\"$name\"" "vcpus=$vcpus" \
-    "extra=\"console=hvc0 quiet xnr_mode=$mode xnr_name=$name\"" "$@"
-EOF
-    cat > "$root/bin/xnr-wait" <<'EOF'
-#!/bin/sh
-# xnr-wait NAME [SECONDS]: wait for guest NAME's "up" line in its console
-# log; print it, or fail after SECONDS (default 120).
-log=/var/log/xen/console/guest-$1.log
-left=${2:-120}
-while ! grep -m1 "XEN-NULL-RS: guest $1 up" "$log" 2>/dev/null; do
-    [ "$left" -gt 0 ] || { echo "xnr-wait: no guest $1 after ${2:-120} s" >&2; exit 1; }
-    left=$((left - 1))
-    sleep 1
-done
-EOF
+    cp "$FILES/$GUEST_CFG_SRC" "$root$GUEST_CFG"
+    sed "s|@GUEST_CFG@|$GUEST_CFG|g" "$FILES/xnr-guest" > "$root/bin/xnr-guest"
+    cp "$FILES/xnr-wait" "$root/bin/xnr-wait"
     chmod 755 "$root/bin/xnr-guest" "$root/bin/xnr-wait"
 
     write_dom0_init "$root/init"
@@ -289,89 +249,13 @@ EOF
     rm -rf "$stage"
 }
 
-# extract_vmlinux BZIMAGE OUT: the kernel ELF inside a bzImage (the first
-# xz, zstd or gzip stream that decompresses to an ELF), like Linux's
-# scripts/extract-vmlinux.
-extract_vmlinux() {
-    python3 - "$1" "$2" <<'PY'
-import gzip, lzma, sys, zlib
-data = open(sys.argv[1], "rb").read()
-def xz(b):
-    return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(b)
-def gz(b):
-    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(b)
-for magic, unpack in ((b"\xfd7zXZ\x00", xz), (b"\x1f\x8b\x08", gz)):
-    at = data.find(magic)
-    while at >= 0:
-        try:
-            out = unpack(data[at:])
-        except (lzma.LZMAError, zlib.error):
-            out = b""
-        if out.startswith(b"\x7fELF"):
-            open(sys.argv[2], "wb").write(out)
-            sys.exit(0)
-        at = data.find(magic, at + 1)
-sys.exit(f"no ELF kernel found in {sys.argv[1]}")
-PY
-}
-
-# Write the dom0 /init to $1.
+# Write the dom0 /init to $1: the module list, then scripts/dom0/dom0-init
+# (its markers: tests/system/support.py waits for them).
 write_dom0_init() {
-    # Markers: keep them in sync with tests/system/test_xl.py.
     {
         echo '#!/bin/sh'
         echo "MODULES=\"${MODULES[*]}\""
-        cat <<'INIT'
-/bin/busybox --install -s /bin
-export PATH=/usr/lib/xen-4.17/bin:/usr/bin:/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-exec </dev/console >/dev/console 2>&1
-echo "XEN-NULL-RS: dom0 init reached"
-echo "XEN-NULL-RS: nproc=$(nproc) cpuinfo_processors=$(grep -c '^processor' /proc/cpuinfo)"
-
-# Give up on the toolstack but keep the shell, so a test sees why.
-failed() {
-    echo "XEN-NULL-RS: toolstack failed: $*"
-    exec setsid cttyhack sh
-}
-
-mkdir -p /dev/pts
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /var
-ln -s /run /var/run
-mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored \
-    /var/log/xen/console /var/lock
-# Kernel messages on the console would land inside command output.
-dmesg -n 1
-
-for m in $MODULES; do
-    insmod /lib/modules/xen/$m.ko || failed "insmod $m"
-done
-mount -t xenfs xenfs /proc/xen || failed "mount xenfs"
-# Both daemonize once they are ready to serve.
-xenstored --pid-file=/run/xenstored.pid || failed xenstored
-xen-init-dom0 || failed xen-init-dom0
-xenconsoled --pid-file=/run/xenconsoled.pid --log=guest \
-    --log-dir=/var/log/xen/console || failed xenconsoled
-
-# The console is for a program (XenQemu.sh): no echo of what it types, so
-# only the shell's own output comes back.  Before the marker: a test types
-# as soon as it sees it.  cttyhack opens the real tty (hvc0) so that the
-# shell gets a controlling terminal and CTRL-c works.
-stty -echo
-echo "XEN-NULL-RS: toolstack ready"
-# The shell has been seen to end (status 0, as on EOF) right after an
-# `xl destroy`, on both builds; init must not exit, so start another.
-# XenQemu.sh_status() types a command again if the shell ended before
-# starting it.
-while :; do
-    setsid cttyhack sh
-    echo "XEN-NULL-RS: shell exited ($?), restarting"
-done
-INIT
+        cat "$FILES/dom0-init"
     } > "$1"
     chmod 755 "$1"
 }

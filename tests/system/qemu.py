@@ -7,6 +7,7 @@ as it arrives and keeps a decoded copy, which `wait_for` searches.
 """
 
 import codecs
+import contextlib
 import ctypes
 import os
 import re
@@ -27,10 +28,17 @@ DEFAULT_CPU = "qemu64,+svm"
 
 
 # Xen keeps serial input for dom0 in a 128-byte ring (SERIAL_RX_SIZE in
-# xen/drivers/char/console.c) and drops what does not fit, so type in small
-# pieces and give dom0 time to drain the ring in between.
+# xen/drivers/char/console.c) and drops what does not fit (__serial_rx), so
+# type in small pieces and give dom0 time to drain the ring in between.
 TYPE_CHUNK = 32
 TYPE_PAUSE = 0.05
+# Pauses only help while dom0 keeps draining; when its vCPU does not run
+# for a while (TCG on a loaded host), a longer line loses characters and
+# the shell waits for the rest forever (seen on arm64: a 384-byte command
+# left ash at its continuation prompt). A line that fits in the ring
+# cannot lose any, as nothing else is typed until it has run: longer
+# commands are first written to a file in pieces that fit, then sourced.
+SERIAL_RX_SIZE = 128
 # Lines Xen prints on the serial console: its own, and early output of
 # domUs via the console_io hypercall (guest_loglvl=all).
 XEN_LINE_ANYWHERE = re.compile(r"\((?:XEN|d\d+)\) [^\n]*\n")
@@ -101,9 +109,20 @@ class Arm64:
                         "noreboot dom0_mem=512M")
     DOM0_CMDLINE_BASE = "console=hvc0 rdinit=/init"
     # RAM starts at 0x40000000; QEMU puts Xen near its start and the DTB at
-    # 0x48000000.  Debian's Image is ~33 MB, so it ends before the initrd.
+    # 0x48000000 (at most 1 MB).  Debian's Image is ~33 MB, so it ends
+    # before the initrd.
     DOM0_KERNEL_ADDR = 0x42000000
     DOM0_INITRD_ADDR = 0x47000000
+    DTB_ADDR = 0x48000000
+    # An initrd too big for the 16 MB below the DTB (the toolstack dom0's,
+    # which carries the guests' Image) goes above it.
+    DOM0_INITRD_HIGH_ADDR = 0x49000000
+
+    @classmethod
+    def initrd_addr(cls, initrd):
+        if Path(initrd).stat().st_size <= cls.DTB_ADDR - cls.DOM0_INITRD_ADDR:
+            return cls.DOM0_INITRD_ADDR
+        return cls.DOM0_INITRD_HIGH_ADDR
 
     @classmethod
     def dom0_args(cls, kernel, cmdline, initrd):
@@ -112,7 +131,7 @@ class Arm64:
         quoted = cmdline.replace(",", ",,")
         return ["-device", f"guest-loader,addr={cls.DOM0_KERNEL_ADDR:#x},"
                            f"kernel={kernel},bootargs={quoted}",
-                "-device", f"guest-loader,addr={cls.DOM0_INITRD_ADDR:#x},"
+                "-device", f"guest-loader,addr={cls.initrd_addr(initrd):#x},"
                            f"initrd={initrd}"]
 
 
@@ -266,12 +285,10 @@ class XenQemu:
         """
         if isinstance(key, str):
             key = key.encode()
-        self._switch_input(TO_XEN)
-        pos = self.position()
-        self.send(key)
-        match = self.wait_for(until, timeout, since=pos) if until else None
-        self._switch_input(TO_DOM0)
-        return match
+        with self._input_to_xen():
+            pos = self.position()
+            self.send(key)
+            return self.wait_for(until, timeout, since=pos) if until else None
 
     def dump_runq(self, timeout=120):
         """Press 'r' and return the whole run-queue dump, "(XEN) " prefixes
@@ -287,16 +304,35 @@ class XenQemu:
         't' queues the same tasklet again, so the "Synced ... skew" lines
         't' prints can only come after the complete output.
         """
-        self._switch_input(TO_XEN)
-        pos = self.position()
-        self.send(key)
-        start = self.wait_for(first_line, timeout, since=pos)
-        self.send(b"t")
-        end = self.wait_for(r"^.*Synced stime skew:", timeout, since=start.end())
-        # Let 't' finish too, so the switch message does not land inside it.
-        self.wait_for(r"Synced cycles skew:.*\n", timeout, since=end.end())
-        self._switch_input(TO_DOM0)
+        with self._input_to_xen():
+            pos = self.position()
+            self.send(key)
+            start = self.wait_for(first_line, timeout, since=pos)
+            self.send(b"t")
+            end = self.wait_for(r"^.*Synced stime skew:", timeout,
+                                since=start.end())
+            # Let 't' finish too, so the switch message does not land
+            # inside it.
+            self.wait_for(r"Synced cycles skew:.*\n", timeout, since=end.end())
         return self.text[start.start():end.start()]
+
+    @contextlib.contextmanager
+    def _input_to_xen(self):
+        """Serial input to Xen for the block, then back to dom0, also when
+        the block fails: what a test types next (its cleanup too) must not
+        reach Xen as debug keys. (Seen on arm64: a dump that never came,
+        then the cleanup's "echo XNR-..." typed to Xen, whose 'R' key
+        rebooted the machine.) Xen switches in its serial interrupt, so
+        this works even when the key's tasklet never runs."""
+        self._switch_input(TO_XEN)
+        try:
+            yield
+        except BaseException:
+            if self._proc.poll() is None:
+                with contextlib.suppress(Exception):
+                    self._switch_input(TO_DOM0)
+            raise
+        self._switch_input(TO_DOM0)
 
     def sh_status(self, cmd, timeout=60):
         """Run `cmd` in the dom0 shell; return (exit status, output).
@@ -311,13 +347,9 @@ class XenQemu:
         """
         self._commands += 1
         n = self._commands
-        # The markers are produced by the shell, never typed literally
-        # ($((n+0)) expands to n), so even an echo of the typed line could
-        # not match them.  The newline before "}" keeps a `cmd` ending in
-        # "&" or a comment well formed.  $? is expanded before anything
-        # else runs, so it is the status of `cmd`.
-        line = (f"echo XNR-BEGIN-$(({n}+0)); {{ {cmd}\n"
-                f"}} </dev/null 2>&1; echo XNR-END-$(({n}+0))-$?\n")
+        line = self._command_line(n, cmd)
+        if len(line.encode()) > SERIAL_RX_SIZE:
+            line = self._command_line(n, f". {self._stage(n, cmd, timeout)}")
         for attempt in range(3):
             pos = self.position()
             data = line.encode()
@@ -343,6 +375,37 @@ class XenQemu:
         # ("abc(XEN) ...\ndef" was dom0's "abcdef").
         output = XEN_LINE_ANYWHERE.sub("", output)
         return int(end[1]), output
+
+    @staticmethod
+    def _command_line(n, cmd):
+        """What sh_status types to run `cmd` as command number `n`."""
+        # The markers are produced by the shell, never typed literally
+        # ($((n+0)) expands to n), so even an echo of the typed line could
+        # not match them.  The newline before "}" keeps a `cmd` ending in
+        # "&" or a comment well formed.  $? is expanded before anything
+        # else runs, so it is the status of `cmd`.
+        return (f"echo XNR-BEGIN-$(({n}+0)); {{ {cmd}\n"
+                f"}} </dev/null 2>&1; echo XNR-END-$(({n}+0))-$?\n")
+
+    def _stage(self, n, cmd, timeout):
+        """Write `cmd` to a file in dom0, with commands that each fit in
+        Xen's input ring (SERIAL_RX_SIZE); return the file's path."""
+        path = f"/tmp/xnr-cmd-{n}"
+        self.sh(f": >{path}", timeout)
+        rest = cmd
+        while rest:
+            take = len(rest)
+            while True:
+                quoted = rest[:take].replace("'", "'\\''")
+                piece = f"printf %s '{quoted}' >>{path}"
+                # The marker numbers grow: leave room for two more digits.
+                if len(self._command_line(self._commands + 100, piece)
+                       .encode()) <= SERIAL_RX_SIZE or take == 1:
+                    break
+                take -= 1
+            self.sh(piece, timeout)
+            rest = rest[take:]
+        return path
 
     def _wait_in_command(self, regex, cmd, timeout, since):
         """wait_for(regex) for sh_status: fail fast if Xen panics, and say

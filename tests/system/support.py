@@ -47,7 +47,7 @@ class Dom0:
         self.kernel = out / kernel          # dom0's (and the guests') kernel
         self.initrd = out / "initrd.gz"     # marker init (test_boot)
         self.initrd_xl = out / "initrd-xl.gz"  # toolstack (test_xl)
-        self.guest_cfg = guest_cfg          # in dom0
+        self.guest_cfg = guest_cfg          # in dom0 (scripts/dom0/)
         self.guest_type = guest_type        # xl's type= of the test guest
 
 
@@ -67,7 +67,7 @@ def configured(option):
 
 
 # -- markers: printed by the dom0 and guest /init scripts of make-dom0.sh
-# and make-toolstack.sh --
+# and make-toolstack.sh (its files in scripts/dom0/) --
 
 # make-dom0.sh's initrd /init, and the toolstack dom0's.
 DOM0_MARKER = "XEN-NULL-RS: dom0 init reached"
