@@ -36,6 +36,26 @@ impl Unit {
         unsafe { (*self.as_ptr()).priv_ }
     }
 
+    /// `current->sched_unit`: the unit of the vCPU running on this pCPU.
+    pub fn current() -> Unit {
+        // SAFETY: `current` is the running vCPU, whose unit is live while
+        // it runs (and the caller's handle is used only meanwhile).
+        match unsafe { Unit::from_raw((*bindings::rust_helper_get_current()).sched_unit) } {
+            Some(u) => u,
+            None => panic!("current vCPU without a unit"),
+        }
+    }
+
+    /// `unit->priv = p`, for `switch_sched`'s idle unit.
+    ///
+    /// # Safety
+    /// The caller holds the unit's runqueue lock (Xen's, around
+    /// `switch_sched`), under which alone `priv` of an idle unit is read.
+    pub unsafe fn set_priv(self, p: *mut core::ffi::c_void) {
+        // SAFETY: live unit; exclusive per the contract.
+        unsafe { (*self.as_ptr()).priv_ = p };
+    }
+
     /// `unit->unit_id`.
     pub fn id(self) -> u32 {
         // SAFETY: live unit; the id never changes.
@@ -299,6 +319,12 @@ impl Resource {
     pub fn schedule_lock(self) -> *mut bindings::spinlock_t {
         // SAFETY: live resource.
         unsafe { (*self.as_ptr()).schedule_lock }
+    }
+
+    /// `spin_is_locked(sr->schedule_lock)`, for assertions.
+    pub fn schedule_lock_is_locked(self) -> bool {
+        // SAFETY: a valid lock pointer of a live resource.
+        unsafe { bindings::_spin_is_locked(self.schedule_lock()) != 0 }
     }
 }
 

@@ -1,0 +1,112 @@
+//! The waitqueue's two intrusive lists ([`Waitq`]) as the policy's
+//! [`null_policy::waitq::Waitq`]: list mechanics only, the waitqueue lock
+//! held.
+
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering::Relaxed;
+
+use null_policy::waitq::{self, Class};
+
+use crate::list::ListCell;
+use crate::sched::data::{NullUnit, UnitAdapter, Waitq};
+use crate::xen::sched_if::Unit;
+use crate::xen::time;
+
+impl Waitq {
+    fn list(&self, class: Class) -> &ListCell<UnitAdapter> {
+        match class {
+            Class::Unrestricted => &self.unrestricted,
+            Class::Restricted => &self.restricted,
+        }
+    }
+}
+
+/// The list a queued unit is on.
+fn class_of(nvc: &NullUnit) -> Class {
+    if nvc.restricted.load(Relaxed) {
+        Class::Restricted
+    } else {
+        Class::Unrestricted
+    }
+}
+
+fn unit_of(n: NonNull<NullUnit>) -> Unit {
+    // SAFETY: a queued NullUnit is alive: free_udata only runs after
+    // remove_unit took the unit out of the waitqueue.
+    unsafe { n.as_ref() }.unit
+}
+
+fn nvc_of<'a>(unit: Unit) -> &'a NullUnit {
+    // SAFETY: units handed to the waitqueue are ours (the Env invariant of
+    // XenEnv, whose with_waitq lends it).
+    unsafe { NullUnit::of(unit) }
+}
+
+impl waitq::Waitq for Waitq {
+    type Unit = Unit;
+
+    fn head(&self, class: Class) -> Option<Unit> {
+        self.list(class).get().first().map(unit_of)
+    }
+
+    fn next(&self, unit: Unit) -> Option<Unit> {
+        let nvc = nvc_of(unit);
+        // SAFETY: `unit` is queued (trait contract), on the list of its class.
+        unsafe { self.list(class_of(nvc)).get().next(nvc.ptr()) }.map(unit_of)
+    }
+
+    fn class(&self, unit: Unit) -> Class {
+        class_of(nvc_of(unit))
+    }
+
+    fn seq(&self, unit: Unit) -> u64 {
+        nvc_of(unit).seq.load(Relaxed)
+    }
+
+    fn push_back(&self, unit: Unit, class: Class) {
+        let nvc = nvc_of(unit);
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        nvc.seq.store(seq, Relaxed);
+        nvc.queued_at.store(time::now(), Relaxed);
+        nvc.restricted.store(class == Class::Restricted, Relaxed);
+        // SAFETY: our unit's NullUnit; it stays alive and in place until
+        // removed (remove_unit precedes free_udata), and it is not queued
+        // (the policy only pushes units it found unqueued).
+        unsafe { self.list(class).get_mut().push_back(nvc.ptr()) };
+    }
+
+    fn remove(&self, unit: Unit) {
+        let nvc = nvc_of(unit);
+        // SAFETY: our unit's NullUnit, on the list of its class or on none.
+        unsafe { self.list(class_of(nvc)).get_mut().remove(nvc.ptr()) };
+    }
+
+    fn reclassify(&self, unit: Unit, class: Class) {
+        let nvc = nvc_of(unit);
+        if !nvc.waitq_elem.is_linked() || class_of(nvc) == class {
+            return;
+        }
+        // SAFETY: queued, on the list of its class.
+        unsafe { self.list(class_of(nvc)).get_mut().remove(nvc.ptr()) };
+        // INVARIANT: back in enqueue order, before the first younger unit.
+        let seq = nvc.seq.load(Relaxed);
+        let mut list = self.list(class).get_mut();
+        let mut before = list.first();
+        while let Some(b) = before {
+            // SAFETY: queued NullUnits are alive.
+            if unsafe { b.as_ref() }.seq.load(Relaxed) > seq {
+                break;
+            }
+            // SAFETY: `b` is on this list.
+            before = unsafe { list.next(b) };
+        }
+        nvc.restricted.store(class == Class::Restricted, Relaxed);
+        // SAFETY: as in push_back; `before` is on this list.
+        unsafe { list.insert_before(nvc.ptr(), before) };
+    }
+
+    fn is_empty(&self) -> bool {
+        self.unrestricted.get().is_empty() && self.restricted.get().is_empty()
+    }
+}
