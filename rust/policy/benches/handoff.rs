@@ -13,9 +13,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use null_model::Model;
 use null_policy::affinity::BalanceStep;
 use null_policy::hooks::{self, Env, Insert, Waitq};
-use null_policy::model::Model;
 
 const NR: u32 = 4096;
 const W: usize = 64;

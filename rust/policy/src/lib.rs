@@ -7,7 +7,8 @@
 //! scheduler takes one more unit ([`admission`]).
 //! The crate knows nothing of Xen's memory: it works through the [`Env`]
 //! trait, which the hypervisor layer implements over Xen's structures (with
-//! the right locks held) and the host tests implement over a plain model.
+//! the right locks held) and the host model (`null-model`, a dev-dependency)
+//! implements over plain data for the tests.
 //!
 //! [`Env`]: hooks::Env
 
@@ -15,7 +16,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(any(test, feature = "model"))]
+#[cfg(test)]
 extern crate std;
 
 pub mod admission;
@@ -26,6 +27,3 @@ pub mod hooks;
 pub mod mask;
 pub mod pick;
 pub mod waitq;
-
-#[cfg(any(test, feature = "model"))]
-pub mod model;

@@ -7,10 +7,10 @@
 
 use std::collections::VecDeque;
 
+use null_model::{mask_of, Mask, Model};
 use null_policy::affinity::BalanceStep;
 use null_policy::handoff::{offer, Handoff};
 use null_policy::hooks::{Class, Env, Waitq};
-use null_policy::model::{mask_of, Mask, Model};
 use proptest::prelude::*;
 
 /// null.c's scan (with patch 0009): soft step then hard step, each over the

@@ -1,8 +1,8 @@
 //! null.c's behaviour, hook by hook, on the host model.
 
+use null_model::{mask_of, Model};
 use null_policy::hooks::{self, Class, Env, Event, Insert, Next, Waitq};
 use null_policy::mask::Bits;
-use null_policy::model::{mask_of, Model};
 
 /// Insert as Xen does: pick, point the unit there, then place it.
 fn insert(m: &Model, u: usize) -> Insert {

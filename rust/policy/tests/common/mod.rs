@@ -5,10 +5,10 @@
 
 pub mod oracle;
 
+use null_model::{mask_of, Mask, Model};
 use null_policy::check;
 use null_policy::hooks::{self, Insert};
 use null_policy::mask::Bits;
-use null_policy::model::{mask_of, Mask, Model};
 
 /// One thing that can happen to the scheduler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

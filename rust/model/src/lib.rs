@@ -1,18 +1,22 @@
-//! A host model of the Xen state the null scheduler works on, for tests.
+//! A host model of the Xen state the null scheduler works on, for tests
+//! and benchmarks only (a dev-dependency of `null-policy`, never part of
+//! the hypervisor object).
 //!
 //! Units, pCPUs and masks are plain data; [`Model`] implements [`Env`] so
-//! the hook logic of [`crate::hooks`] runs on it unchanged, and
+//! the hook logic of [`null_policy::hooks`] runs on it unchanged, and
 //! [`Model::check_invariants`] states what must hold between hooks.
 
-use core::cell::{Cell, RefCell};
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::vec::Vec;
 
-use crate::affinity::{Affinity, BalanceStep};
-use crate::hooks::{self, Env, Event, Stat};
-use crate::mask::{self, AtomicMask, Bits};
-use crate::waitq::{Class, Fifo, Waitq};
+use null_policy::affinity::{Affinity, BalanceStep};
+use null_policy::hooks::{self, Env, Event, Stat};
+use null_policy::mask::{self, AtomicMask, Bits};
+use null_policy::waitq::{Class, Fifo, Waitq};
 
 /// Words in the model's masks: 256 pCPUs, Xen's default `NR_CPUS`.
 pub const WORDS: usize = 4;
@@ -370,14 +374,14 @@ impl<const W: usize> Model<W> {
 
     /// Check that the waitqueue's lists are in enqueue order and that
     /// each unit is on the list of its current class.
-    pub fn check_waitq(&self) -> Result<(), std::string::String> {
+    pub fn check_waitq(&self) -> Result<(), String> {
         for class in [Class::Restricted, Class::Unrestricted] {
             let mut cur = self.waitq.head(class);
             let mut last = None;
             while let Some(u) = cur {
                 let seq = self.waitq.seq(u);
                 if last.is_some_and(|l| l >= seq) {
-                    return Err(std::format!("waitqueue list {class:?} out of order at {u}"));
+                    return Err(format!("waitqueue list {class:?} out of order at {u}"));
                 }
                 last = Some(seq);
                 let want = if self.waitq.single_list {
@@ -386,7 +390,7 @@ impl<const W: usize> Model<W> {
                     Class::of(&self.affinity(u))
                 };
                 if want != class {
-                    return Err(std::format!("unit {u} on list {class:?}, is {want:?}"));
+                    return Err(format!("unit {u} on list {class:?}, is {want:?}"));
                 }
                 cur = self.waitq.next(u);
             }
@@ -399,8 +403,7 @@ impl<const W: usize> Model<W> {
     ///
     /// `inserted` lists the units the scheduler knows (inserted, not
     /// removed).
-    pub fn check_invariants(&self, inserted: &[usize]) -> Result<(), std::string::String> {
-        use std::format;
+    pub fn check_invariants(&self, inserted: &[usize]) -> Result<(), String> {
         let waiting = self.waiting();
         for c in 0..self.nr_cpus {
             let slot = self.slots[c as usize].get();
@@ -459,22 +462,19 @@ impl<const W: usize> Model<W> {
 
     /// Work conservation: no waiting unit may run on a free pCPU of the
     /// pool (checked at points where no wake-up is pending).
-    pub fn check_work_conserving(&self) -> Result<(), std::string::String> {
+    pub fn check_work_conserving(&self) -> Result<(), String> {
         self.check_work_conserving_except(&[])
     }
 
     /// [`Model::check_work_conserving`], not counting the units in `exempt`.
-    pub fn check_work_conserving_except(
-        &self,
-        exempt: &[usize],
-    ) -> Result<(), std::string::String> {
+    pub fn check_work_conserving_except(&self, exempt: &[usize]) -> Result<(), String> {
         for w in self.waiting().into_iter().filter(|w| !exempt.contains(w)) {
             for c in 0..self.nr_cpus {
                 if self.slots[c as usize].get().is_none()
                     && self.pool.test(c)
                     && self.affinity(w).allows(c, BalanceStep::Hard)
                 {
-                    return Err(std::format!("unit {w} waits while allowed cpu {c} is free"));
+                    return Err(format!("unit {w} waits while allowed cpu {c} is free"));
                 }
             }
         }
