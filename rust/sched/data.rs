@@ -66,10 +66,12 @@ pub struct NullPrivate {
     /// `switch_sched`, cleared in `deinit_pdata`. Read by the debug-build
     /// invariant checks (`check.rs`).
     pub cpus: AtomicMask<MASK_WORDS>,
-    /// The mask words below `nr_cpu_ids`, which Xen sets before the first
-    /// scheduler is initialised and never changes (x86 `set_nr_cpu_ids()`
-    /// and Arm's `start_xen()` run before `scheduler_init()`); debug builds
-    /// check it on every use.
+    /// `nr_cpu_ids`, which Xen sets before the first scheduler is
+    /// initialised and never changes (x86 `set_nr_cpu_ids()` and Arm's
+    /// `start_xen()` run before `scheduler_init()`): read once, in `init`;
+    /// debug builds check it on every use.
+    pub nr: u32,
+    /// The mask words below [`NullPrivate::nr`].
     pub span: Span,
     /// The non-idle units whose data this scheduler allocated and has not
     /// freed (`sched_null_admission`, [`null_policy::admission`]).
@@ -85,6 +87,7 @@ impl NullPrivate {
             waitq: SpinLock::new(Waitq::new()),
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
+            nr,
             span: Span::new(nr, MASK_WORDS),
             admitted: Admitted::new(),
         }

@@ -72,14 +72,10 @@ impl Env for XenEnv<'_> {
     type Waitq = Waitq;
     type RunqGuard = Trylocked;
 
-    fn nr_cpu_ids(&self) -> u32 {
-        smp::nr_cpu_ids()
-    }
-
     fn affinity(&self, unit: Unit) -> Affinity<'_, CpuMask> {
-        let span = self.prv().span;
+        let prv = self.prv();
         debug_assert!(
-            span == Span::new(smp::nr_cpu_ids(), MASK_WORDS),
+            prv.span == Span::new(smp::nr_cpu_ids(), MASK_WORDS) && prv.nr == smp::nr_cpu_ids(),
             "nr_cpu_ids changed after the scheduler was initialised"
         );
         Affinity::with_span(
@@ -87,8 +83,8 @@ impl Env for XenEnv<'_> {
             unit.soft_affinity(),
             unit.soft_aff_effective(),
             unit.domain().pool_mask(),
-            smp::nr_cpu_ids(),
-            span,
+            prv.nr,
+            prv.span,
         )
     }
 

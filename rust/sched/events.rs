@@ -10,7 +10,6 @@ use crate::xen::cpumask::MaskBuf;
 use crate::xen::ffi::{loglevel, trc};
 use crate::xen::printk::{dprintk, printk};
 use crate::xen::sched_if::Unit;
-use crate::xen::smp;
 use crate::xen::trace;
 
 /// `{ uint16_t unit, dom; uint32_t cpu; }`: PICKED_CPU, (DE)ASSIGN.
@@ -167,7 +166,7 @@ fn warn_waiting(env: &XenEnv<'_>, unit: Unit) {
         unit.domain().as_ptr(),
         unit.id(),
         pool,
-        smp::nr_cpu_ids() as core::ffi::c_int,
+        env.prv().nr as core::ffi::c_int,
         may.as_ptr(),
         why.as_ptr()
     );

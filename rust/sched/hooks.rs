@@ -305,25 +305,15 @@ pub unsafe extern "C" fn null_rs_unit_insert(ops: *const scheduler, unit_ptr: *m
     let u = unsafe { unit(unit_ptr) };
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
 
-    let mut lock = UnitLockIrq::new(u);
-    if !u.is_online() {
-        return;
-    }
-    loop {
-        // SAFETY: ours; the unit's runqueue lock is held.
-        let cpu = pick_res(&unsafe { XenEnv::new(ops, lock.held()) }, u);
-        u.set_res(cpu);
-        // The unit's master pCPU, hence its lock, may have changed.
-        lock.relock();
-        // SAFETY: ours; the unit's (new) runqueue lock is held.
+    let lock = UnitLockIrq::new(u);
+    {
+        // SAFETY: ours; the unit's runqueue lock is held (relocked by the
+        // policy, through the guard, whenever the unit moves).
         let env = unsafe { XenEnv::new(ops, lock.held()) };
-        match policy::insert_place(&env, u) {
-            Insert::Retry => continue,
-            Insert::Assigned | Insert::Queued => {
-                check::after_hook(&env, &[u.master()]);
-                break;
-            }
+        if policy::insert(&env, u, || lock.relock()) == Insert::Offline {
+            return;
         }
+        check::after_hook(&env, &[u.master()]);
     }
     drop(lock);
     perfc::crank(XenStat::Policy(Stat::UnitInsert));
@@ -388,15 +378,7 @@ pub unsafe extern "C" fn null_rs_res_pick(
         u.res().schedule_lock_is_locked(),
         "spin_is_locked(get_sched_res(cpu)->schedule_lock)"
     );
-    Resource::of(pick_res(&env, u)).as_ptr()
-}
-
-/// [`policy::pick_res`], the one copy shared by `pick_resource` and
-/// `insert_unit`. (Built for speed it was 92 bytes larger and one
-/// instruction per pick faster.)
-#[inline(never)]
-fn pick_res(env: &XenEnv<'_>, u: Unit) -> u32 {
-    policy::pick_res(env, u)
+    Resource::of(policy::pick_res(&env, u)).as_ptr()
 }
 
 /// `migrate`.

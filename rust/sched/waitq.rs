@@ -82,28 +82,19 @@ impl waitq::Waitq for Waitq {
         unsafe { self.list(class_of(nvc)).get_mut().remove(nvc.ptr()) };
     }
 
-    fn reclassify(&self, unit: Unit, class: Class) {
+    fn contains(&self, unit: Unit) -> bool {
+        nvc_of(unit).waitq_elem.is_linked()
+    }
+
+    fn move_before(&self, unit: Unit, class: Class, before: Option<Unit>) {
         let nvc = nvc_of(unit);
-        if !nvc.waitq_elem.is_linked() || class_of(nvc) == class {
-            return;
-        }
-        // SAFETY: queued, on the list of its class.
+        // SAFETY: queued (trait contract), on the list of its class.
         unsafe { self.list(class_of(nvc)).get_mut().remove(nvc.ptr()) };
-        // INVARIANT: back in enqueue order, before the first younger unit.
-        let seq = nvc.seq.load(Relaxed);
-        let mut list = self.list(class).get_mut();
-        let mut before = list.first();
-        while let Some(b) = before {
-            // SAFETY: queued NullUnits are alive.
-            if unsafe { b.as_ref() }.seq.load(Relaxed) > seq {
-                break;
-            }
-            // SAFETY: `b` is on this list.
-            before = unsafe { list.next(b) };
-        }
         nvc.restricted.store(class == Class::Restricted, Relaxed);
-        // SAFETY: as in push_back; `before` is on this list.
-        unsafe { list.insert_before(nvc.ptr(), before) };
+        let before = before.map(|b| nvc_of(b).ptr());
+        // SAFETY: as in push_back; `before` is on the list of `class`
+        // (trait contract).
+        unsafe { self.list(class).get_mut().insert_before(nvc.ptr(), before) };
     }
 
     fn is_empty(&self) -> bool {

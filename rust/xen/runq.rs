@@ -11,6 +11,7 @@
 //! calls with the lock held), so the borrow checker keeps it from outliving
 //! the lock.
 
+use core::cell::Cell;
 use core::ffi::c_ulong;
 use core::ptr::NonNull;
 
@@ -55,7 +56,10 @@ impl<'a> RunqHeld<'a> {
 /// `lock` is the lock `unit_schedule_lock*()` returned for `unit`, held
 /// by us; interrupts are off.
 pub struct UnitLockIrq {
-    lock: *mut spinlock_t,
+    /// A `Cell`: [`UnitLockIrq::relock`] swaps it while proofs borrowed
+    /// from the guard are alive, which stay true (a lock of the unit is
+    /// held again before `relock` returns; IRQs stay off throughout).
+    lock: Cell<*mut spinlock_t>,
     unit: Unit,
 }
 
@@ -65,19 +69,22 @@ impl UnitLockIrq {
     pub fn new(unit: Unit) -> Self {
         // SAFETY: a live unit (Unit's contract).
         let lock = unsafe { bindings::rust_helper_unit_schedule_lock_irq(unit.as_ptr()) };
-        Self { lock, unit }
+        Self {
+            lock: Cell::new(lock),
+            unit,
+        }
     }
 
     /// Release the lock and take the unit's lock again, interrupts staying
     /// off: after `sched_set_res()` the unit's master pCPU, hence its lock,
     /// may have changed.
-    pub fn relock(&mut self) {
+    pub fn relock(&self) {
         // SAFETY: we hold `lock` (type invariant); interrupts stay off.
-        unsafe { bindings::rust_helper_spin_unlock(self.lock) };
+        unsafe { bindings::rust_helper_spin_unlock(self.lock.get()) };
         // SAFETY: a live unit.
         let lock = unsafe { bindings::rust_helper_unit_schedule_lock(self.unit.as_ptr()) };
         // INVARIANT: the unit's lock, held again, interrupts still off.
-        self.lock = lock;
+        self.lock.set(lock);
     }
 
     /// Proof of the held lock.
@@ -91,7 +98,9 @@ impl UnitLockIrq {
 impl Drop for UnitLockIrq {
     fn drop(&mut self) {
         // SAFETY: we hold `lock`, the unit's lock, taken with _irq.
-        unsafe { bindings::rust_helper_unit_schedule_unlock_irq(self.lock, self.unit.as_ptr()) };
+        unsafe {
+            bindings::rust_helper_unit_schedule_unlock_irq(self.lock.get(), self.unit.as_ptr())
+        };
     }
 }
 

@@ -13,9 +13,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use null_policy::affinity::{Affinity, BalanceStep};
+use null_policy::affinity::{soft_aff_effective, Affinity, BalanceStep};
 use null_policy::hooks::{self, Env, Event, Stat};
-use null_policy::mask::{self, AtomicMask, Bits};
+use null_policy::mask::{AtomicMask, Bits};
 use null_policy::waitq::{Class, Fifo, Waitq};
 
 /// Words in the model's masks: 256 pCPUs, Xen's default `NR_CPUS`.
@@ -35,13 +35,6 @@ pub fn mask_of_n<const W: usize>(cpus: impl IntoIterator<Item = u32>) -> [u64; W
         m[(c / 64) as usize] |= 1 << (c % 64);
     }
     m
-}
-
-/// `soft_aff_effective` as Xen's `sched_set_affinity()` computes it: soft
-/// affinity does not cover hard affinity but meets it.
-pub fn soft_aff_effective<const W: usize>(hard: &[u64; W], soft: &[u64; W], nr: u32) -> bool {
-    let span = mask::Span::new(nr, W);
-    !mask::subset(hard, soft, span) && !mask::is_empty(span, |i| hard[i] & soft[i])
 }
 
 /// One unit of the model.
@@ -172,6 +165,9 @@ impl Waitq for ModelWaitq {
     fn seq(&self, unit: usize) -> u64 {
         self.node(unit).seq
     }
+    fn contains(&self, unit: usize) -> bool {
+        ModelWaitq::contains(self, unit)
+    }
     fn push_back(&self, unit: usize, class: Class) {
         assert!(!self.contains(unit), "unit {unit} queued twice");
         let seq = self.next_seq.get();
@@ -187,21 +183,14 @@ impl Waitq for ModelWaitq {
     fn remove(&self, unit: usize) {
         self.unlink(unit);
     }
-    fn reclassify(&self, unit: usize, class: Class) {
-        let n = self.node(unit);
-        if self.single_list || n.class.is_none() || n.class == Some(class) {
+    fn move_before(&self, unit: usize, class: Class, before: Option<usize>) {
+        // One FIFO (the benchmark's reference): every unit stays on it.
+        if self.single_list {
             return;
         }
+        let seq = self.node(unit).seq;
         self.unlink(unit);
-        self.set(unit, |x| x.seq = n.seq);
-        // Keep the list in enqueue order: before the first younger unit.
-        let mut before = self.head(class);
-        while let Some(b) = before {
-            if self.seq(b) > n.seq {
-                break;
-            }
-            before = self.node(b).next;
-        }
+        self.set(unit, |x| x.seq = seq);
         self.link(unit, class, before);
     }
     fn is_empty(&self) -> bool {
@@ -340,6 +329,40 @@ impl<const W: usize> Model<W> {
             release(&self.held, c);
         }
         r
+    }
+
+    /// Take `cpu`'s runqueue lock (for lock tracking), as Xen's
+    /// `*_schedule_lock*()`.
+    pub fn lock(&self, cpu: u32) {
+        if let Some(h) = self.held.borrow_mut().as_mut() {
+            h.push(cpu);
+        }
+    }
+
+    /// Release `cpu`'s runqueue lock (for lock tracking).
+    pub fn unlock(&self, cpu: u32) {
+        release(&self.held, cpu);
+    }
+
+    /// `insert_unit` as Xen calls it: [`hooks::insert`] under the unit's
+    /// runqueue lock, which its relock moves to the unit's new pCPU (lock
+    /// tracking follows). At most `max_picks` picks: without concurrency a
+    /// retry finds a free pCPU at once, and the bound turns a livelock into
+    /// a failure. Returns the outcome and the pCPU whose lock the hook
+    /// ended with.
+    pub fn insert_unit(&self, u: usize, max_picks: u32) -> (hooks::Insert, u32) {
+        let cur = Cell::new(self.units[u].master.get());
+        let mut picks = 1;
+        self.lock(cur.get());
+        let placed = hooks::insert(self, u, || {
+            assert!(picks <= max_picks, "insert_unit of unit {u} keeps retrying");
+            picks += 1;
+            self.unlock(cur.get());
+            cur.set(self.units[u].master.get());
+            self.lock(cur.get());
+        });
+        self.unlock(cur.get());
+        (placed, cur.get())
     }
 
     fn assert_held(&self, cpu: u32, what: &str) {
@@ -516,9 +539,6 @@ impl<const W: usize> Env for Model<W> {
     type Waitq = ModelWaitq;
     type RunqGuard = ModelGuard;
 
-    fn nr_cpu_ids(&self) -> u32 {
-        self.nr_cpus
-    }
     fn affinity(&self, unit: usize) -> Affinity<'_, [u64; W]> {
         let st = &self.units[unit];
         Affinity::new(

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use null_model::Model;
 use null_policy::affinity::BalanceStep;
-use null_policy::hooks::{self, Env, Insert, Waitq};
+use null_policy::hooks::{self, Env, Waitq};
 
 const NR: u32 = 4096;
 const W: usize = 64;
@@ -80,13 +80,7 @@ fn profile(rng: &mut Rng, restricted: bool) -> (Mask, Mask) {
 
 /// `insert_unit`, as Xen calls it.
 fn insert(m: &M, u: usize) {
-    loop {
-        let cpu = hooks::pick_res(m, u);
-        m.units[u].master.set(cpu);
-        if hooks::insert_place(m, u) != Insert::Retry {
-            return;
-        }
-    }
+    m.insert_unit(u, u32::MAX);
 }
 
 /// A machine with every pCPU busy and `n` waiting units; `single_list`:

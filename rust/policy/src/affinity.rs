@@ -17,6 +17,19 @@ pub enum BalanceStep {
     Hard = 1,
 }
 
+/// `soft_aff_effective` as Xen's `sched_set_affinity()` computes it from
+/// new masks: soft affinity does not cover hard affinity
+/// (`!cpumask_subset(hard, soft)`) but meets it
+/// (`cpumask_intersects(soft, hard)`); `nr` is `nr_cpu_ids`.
+pub fn soft_aff_effective<H, S>(hard: &H, soft: &S, nr: u32) -> bool
+where
+    H: Bits + ?Sized,
+    S: Bits + ?Sized,
+{
+    let span = Span::new(nr, hard.nwords().min(soft.nwords()));
+    !mask::subset(hard, soft, span) && !mask::is_empty(span, |i| hard.word(i) & soft.word(i))
+}
+
 /// The masks that constrain where one unit may run.
 pub struct Affinity<'a, M: Bits + ?Sized> {
     /// `unit->cpu_hard_affinity`.

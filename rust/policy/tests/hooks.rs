@@ -6,14 +6,7 @@ use null_policy::mask::Bits;
 
 /// Insert as Xen does: pick, point the unit there, then place it.
 fn insert(m: &Model, u: usize) -> Insert {
-    loop {
-        let cpu = hooks::pick_res(m, u);
-        m.units[u].master.set(cpu);
-        match hooks::insert_place(m, u) {
-            Insert::Retry => continue,
-            done => return done,
-        }
-    }
+    m.insert_unit(u, u32::MAX).0
 }
 
 fn all(n: u32) -> [u64; 4] {
