@@ -31,14 +31,13 @@
 //! - the private lock only through [`SpinLock::lock_irqsave`], whose guard
 //!   gives `&mut` to the domain list.
 
-use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
 
 use null_policy::admission::Admitted;
 use null_policy::mask::{self, AtomicMask, Bits, Span};
 
-use crate::list::{Links, List, ListCell};
+use crate::list::{Links, List};
 use crate::list_adapter;
 use crate::xen::cpumask::MASK_WORDS;
 use crate::xen::ffi::{sched_unit, scheduler};
@@ -58,7 +57,7 @@ pub struct NullPrivate {
     /// Domains of this scheduler (`prv->ndom`), under the private lock.
     pub domains: SpinLock<List<DomAdapter>>,
     /// Units not assigned to any pCPU (`prv->waitq`), under its own lock.
-    pub waitq: SpinLock<Waitq>,
+    pub waitq: SpinLock<NullWaitq>,
     /// pCPUs without a unit (`prv->cpus_free`); each bit is changed with its
     /// pCPU's runqueue lock held, atomically, and read racily.
     pub cpus_free: AtomicMask<MASK_WORDS>,
@@ -84,7 +83,7 @@ impl NullPrivate {
     pub fn new(nr: u32) -> Self {
         Self {
             domains: SpinLock::new(List::new()),
-            waitq: SpinLock::new(Waitq::new()),
+            waitq: SpinLock::new(NullWaitq::new()),
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
             nr,
@@ -123,29 +122,29 @@ impl NullPrivate {
 /// Each list is in increasing `seq` order; a unit on `unrestricted` has
 /// that class for its current affinity (`adjust_affinity` moves it before
 /// Xen changes the masks).
-pub struct Waitq {
+pub struct NullWaitq {
     /// Units whose hard affinity covers every pCPU and whose soft affinity
     /// is not effective, oldest first.
-    pub unrestricted: ListCell<UnitAdapter>,
+    pub unrestricted: List<UnitAdapter>,
     /// The other waiting units, oldest first.
-    pub restricted: ListCell<UnitAdapter>,
+    pub restricted: List<UnitAdapter>,
     /// The enqueue number the next queued unit gets (64 bits: no wrap);
     /// hence also how many times a unit was queued since `init`.
-    pub next_seq: Cell<u64>,
+    pub next_seq: u64,
 }
 
-impl Waitq {
+impl NullWaitq {
     /// Both lists empty.
     pub const fn new() -> Self {
         Self {
-            unrestricted: ListCell::new(),
-            restricted: ListCell::new(),
-            next_seq: Cell::new(0),
+            unrestricted: List::new(),
+            restricted: List::new(),
+            next_seq: 0,
         }
     }
 }
 
-impl Default for Waitq {
+impl Default for NullWaitq {
     fn default() -> Self {
         Self::new()
     }

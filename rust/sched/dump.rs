@@ -3,7 +3,7 @@
 use core::ffi::{c_int, c_long, c_uint, c_ulong};
 use core::sync::atomic::Ordering::Relaxed;
 
-use null_policy::hooks::Waitq as _;
+use null_policy::waitq::Fifo;
 
 use crate::sched::admission;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
@@ -11,7 +11,7 @@ use crate::xen::cpumask::MaskBuf;
 use crate::xen::ffi::scheduler;
 use crate::xen::printk::printk;
 use crate::xen::runq::{PcpuLockIrqSave, UnitLock};
-use crate::xen::sched_if::{Resource, Unit};
+use crate::xen::sched_if::Resource;
 use crate::xen::{smp, time};
 
 fn nr_cpu_ids() -> c_int {
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
         let wq = prv.waitq.lock(domains.irqs_off());
         let mut n: c_int = 0;
         // In FIFO order, across both lists.
-        wq.find_first(|u: Unit| {
+        for (u, _) in Fifo::new(&*wq) {
             let first = n == 0;
             n += 1;
             if !first {
@@ -137,12 +137,11 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
                 printk!("\n\t");
             }
             printk!("%pdv%d", u.domain().as_ptr(), u.id());
-            false
-        });
+        }
         printk!("\n");
         // Beyond null.c: how long each has waited, and where it may run.
         let now = time::now();
-        wq.find_first(|u: Unit| {
+        for (u, _) in Fifo::new(&*wq) {
             // SAFETY: a queued unit of ours carries our NullUnit.
             let nvc = unsafe { NullUnit::of(u) };
             let waited_ms = (now - nvc.queued_at.load(Relaxed)) / 1_000_000;
@@ -155,12 +154,11 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
                 nr_cpu_ids(),
                 may.as_ptr()
             );
-            false
-        });
+        }
         let mode = admission::mode().name();
         printk!(
             "\twaits = %lu, units = %u, pCPUs = %u, admission = %.*s\n",
-            wq.next_seq.get() as c_ulong,
+            wq.next_seq as c_ulong,
             prv.admitted.units() as c_uint,
             prv.capacity() as c_uint,
             mode.len() as c_int,

@@ -5,7 +5,7 @@ use null_policy::hooks::{Env, Event, Stat};
 use null_policy::mask::{AtomicMask, Bits, Span};
 
 use crate::sched::admission;
-use crate::sched::data::{NullPcpu, NullPrivate, NullUnit, Waitq};
+use crate::sched::data::{NullPcpu, NullPrivate, NullUnit, NullWaitq};
 use crate::sched::events;
 use crate::xen::cpumask::{CpuMask, MASK_WORDS};
 use crate::xen::ffi::scheduler;
@@ -69,7 +69,7 @@ impl Env for XenEnv<'_> {
     type Unit = Unit;
     type Mask = CpuMask;
     type Free = AtomicMask<MASK_WORDS>;
-    type Waitq = Waitq;
+    type Waitq = NullWaitq;
     type RunqGuard = Trylocked;
 
     fn affinity(&self, unit: Unit) -> Affinity<'_, CpuMask> {
@@ -78,7 +78,7 @@ impl Env for XenEnv<'_> {
             prv.span == Span::new(smp::nr_cpu_ids(), MASK_WORDS) && prv.nr == smp::nr_cpu_ids(),
             "nr_cpu_ids changed after the scheduler was initialised"
         );
-        Affinity::with_span(
+        Affinity::new(
             unit.hard_affinity(),
             unit.soft_affinity(),
             unit.soft_aff_effective(),
@@ -159,9 +159,9 @@ impl Env for XenEnv<'_> {
         self.nvc(unit).waitq_elem.is_linked()
     }
 
-    fn with_waitq<R>(&self, f: impl FnOnce(&Waitq) -> R) -> R {
-        let wq = self.prv().waitq.lock(self.held.irqs_off());
-        f(&wq)
+    fn with_waitq<R>(&self, f: impl FnOnce(&mut NullWaitq) -> R) -> R {
+        let mut wq = self.prv().waitq.lock(self.held.irqs_off());
+        f(&mut wq)
     }
 
     fn trylock_master(&self, unit: Unit, held: &[u32]) -> Option<Trylocked> {
@@ -188,16 +188,12 @@ impl Env for XenEnv<'_> {
         crate::xen::trace::enabled()
     }
 
-    fn stat(&self, stat: Stat) {
-        perfc::crank(XenStat::Policy(stat));
-    }
-
     #[inline(always)]
-    fn stat_with(&self, which: impl FnOnce() -> Stat) {
+    fn stat(&self, which: impl FnOnce() -> Stat) {
         // Counters off: the choice is not made (its helper calls are not
         // free for the compiler to drop, as C's inlines are).
         if cfg!(xen_perf_counters) {
-            self.stat(which());
+            perfc::crank(XenStat::Policy(which()));
         }
     }
 }

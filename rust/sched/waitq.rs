@@ -1,22 +1,29 @@
-//! The waitqueue's two intrusive lists ([`Waitq`]) as the policy's
+//! The waitqueue's two intrusive lists ([`NullWaitq`]) as the policy's
 //! [`null_policy::waitq::Waitq`]: list mechanics only, the waitqueue lock
-//! held.
+//! held (its guard gives `&mut`).
 
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 
 use null_policy::waitq::{self, Class};
 
-use crate::list::ListCell;
-use crate::sched::data::{NullUnit, UnitAdapter, Waitq};
+use crate::list::List;
+use crate::sched::data::{NullUnit, NullWaitq, UnitAdapter};
 use crate::xen::sched_if::Unit;
 use crate::xen::time;
 
-impl Waitq {
-    fn list(&self, class: Class) -> &ListCell<UnitAdapter> {
+impl NullWaitq {
+    fn list(&self, class: Class) -> &List<UnitAdapter> {
         match class {
             Class::Unrestricted => &self.unrestricted,
             Class::Restricted => &self.restricted,
+        }
+    }
+
+    fn list_mut(&mut self, class: Class) -> &mut List<UnitAdapter> {
+        match class {
+            Class::Unrestricted => &mut self.unrestricted,
+            Class::Restricted => &mut self.restricted,
         }
     }
 }
@@ -42,17 +49,17 @@ fn nvc_of<'a>(unit: Unit) -> &'a NullUnit {
     unsafe { NullUnit::of(unit) }
 }
 
-impl waitq::Waitq for Waitq {
+impl waitq::Waitq for NullWaitq {
     type Unit = Unit;
 
     fn head(&self, class: Class) -> Option<Unit> {
-        self.list(class).get().first().map(unit_of)
+        self.list(class).first().map(unit_of)
     }
 
     fn next(&self, unit: Unit) -> Option<Unit> {
         let nvc = nvc_of(unit);
         // SAFETY: `unit` is queued (trait contract), on the list of its class.
-        unsafe { self.list(class_of(nvc)).get().next(nvc.ptr()) }.map(unit_of)
+        unsafe { self.list(class_of(nvc)).next(nvc.ptr()) }.map(unit_of)
     }
 
     fn class(&self, unit: Unit) -> Class {
@@ -63,41 +70,41 @@ impl waitq::Waitq for Waitq {
         nvc_of(unit).seq.load(Relaxed)
     }
 
-    fn push_back(&self, unit: Unit, class: Class) {
+    fn contains(&self, unit: Unit) -> bool {
+        nvc_of(unit).waitq_elem.is_linked()
+    }
+
+    fn push_back(&mut self, unit: Unit, class: Class) {
         let nvc = nvc_of(unit);
-        let seq = self.next_seq.get();
-        self.next_seq.set(seq + 1);
+        let seq = self.next_seq;
+        self.next_seq = seq + 1;
         nvc.seq.store(seq, Relaxed);
         nvc.queued_at.store(time::now(), Relaxed);
         nvc.restricted.store(class == Class::Restricted, Relaxed);
         // SAFETY: our unit's NullUnit; it stays alive and in place until
         // removed (remove_unit precedes free_udata), and it is not queued
         // (the policy only pushes units it found unqueued).
-        unsafe { self.list(class).get_mut().push_back(nvc.ptr()) };
+        unsafe { self.list_mut(class).push_back(nvc.ptr()) };
     }
 
-    fn remove(&self, unit: Unit) {
+    fn remove(&mut self, unit: Unit) {
         let nvc = nvc_of(unit);
         // SAFETY: our unit's NullUnit, on the list of its class or on none.
-        unsafe { self.list(class_of(nvc)).get_mut().remove(nvc.ptr()) };
+        unsafe { self.list_mut(class_of(nvc)).remove(nvc.ptr()) };
     }
 
-    fn contains(&self, unit: Unit) -> bool {
-        nvc_of(unit).waitq_elem.is_linked()
-    }
-
-    fn move_before(&self, unit: Unit, class: Class, before: Option<Unit>) {
+    fn move_before(&mut self, unit: Unit, class: Class, before: Option<Unit>) {
         let nvc = nvc_of(unit);
         // SAFETY: queued (trait contract), on the list of its class.
-        unsafe { self.list(class_of(nvc)).get_mut().remove(nvc.ptr()) };
+        unsafe { self.list_mut(class_of(nvc)).remove(nvc.ptr()) };
         nvc.restricted.store(class == Class::Restricted, Relaxed);
         let before = before.map(|b| nvc_of(b).ptr());
         // SAFETY: as in push_back; `before` is on the list of `class`
         // (trait contract).
-        unsafe { self.list(class).get_mut().insert_before(nvc.ptr(), before) };
+        unsafe { self.list_mut(class).insert_before(nvc.ptr(), before) };
     }
 
     fn is_empty(&self) -> bool {
-        self.unrestricted.get().is_empty() && self.restricted.get().is_empty()
+        self.unrestricted.is_empty() && self.restricted.is_empty()
     }
 }

@@ -11,6 +11,7 @@ pub mod perfc;
 pub mod printk;
 pub mod runq;
 pub mod sched_if;
+pub mod sched_inline;
 pub mod smp;
 pub mod softirq;
 pub mod spinlock;

@@ -97,9 +97,18 @@ impl UnitLockIrq {
 
 impl Drop for UnitLockIrq {
     fn drop(&mut self) {
+        // `unit_schedule_unlock_irq()` is `spin_unlock_irq()` after an
+        // ASSERT that `lock` is the unit's: the helper in debug builds, the
+        // plain unlock (one argument fewer) in release builds.
+        #[cfg(debug_assertions)]
         // SAFETY: we hold `lock`, the unit's lock, taken with _irq.
         unsafe {
             bindings::rust_helper_unit_schedule_unlock_irq(self.lock.get(), self.unit.as_ptr())
+        };
+        #[cfg(not(debug_assertions))]
+        // SAFETY: as above.
+        unsafe {
+            bindings::rust_helper_spin_unlock_irq(self.lock.get())
         };
     }
 }

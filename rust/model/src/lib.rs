@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use null_policy::affinity::{soft_aff_effective, Affinity, BalanceStep};
 use null_policy::hooks::{self, Env, Event, Stat};
-use null_policy::mask::{AtomicMask, Bits};
+use null_policy::mask::{AtomicMask, Bits, Span};
 use null_policy::waitq::{Class, Fifo, Waitq};
 
 /// Words in the model's masks: 256 pCPUs, Xen's default `NR_CPUS`.
@@ -168,7 +168,7 @@ impl Waitq for ModelWaitq {
     fn contains(&self, unit: usize) -> bool {
         ModelWaitq::contains(self, unit)
     }
-    fn push_back(&self, unit: usize, class: Class) {
+    fn push_back(&mut self, unit: usize, class: Class) {
         assert!(!self.contains(unit), "unit {unit} queued twice");
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
@@ -180,10 +180,10 @@ impl Waitq for ModelWaitq {
         };
         self.link(unit, class, None);
     }
-    fn remove(&self, unit: usize) {
+    fn remove(&mut self, unit: usize) {
         self.unlink(unit);
     }
-    fn move_before(&self, unit: usize, class: Class, before: Option<usize>) {
+    fn move_before(&mut self, unit: usize, class: Class, before: Option<usize>) {
         // One FIFO (the benchmark's reference): every unit stays on it.
         if self.single_list {
             return;
@@ -211,8 +211,9 @@ pub struct Model<const W: usize = WORDS> {
     pub slots: Vec<Cell<Option<usize>>>,
     /// `prv->cpus_free`.
     pub free: AtomicMask<W>,
-    /// `prv->waitq`.
-    pub waitq: ModelWaitq,
+    /// `prv->waitq`: a `RefCell`, as Xen's is behind its lock, which
+    /// grants `&mut` ([`Env::with_waitq`]).
+    pub waitq: RefCell<ModelWaitq>,
     /// `curr_on_cpu()` per pCPU.
     pub curr: Vec<Cell<Option<usize>>>,
     /// pCPUs whose runqueue lock a trylock fails on (contention).
@@ -279,7 +280,7 @@ impl<const W: usize> Model<W> {
             units: Vec::new(),
             slots: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             free: AtomicMask::new(),
-            waitq: ModelWaitq::default(),
+            waitq: RefCell::new(ModelWaitq::default()),
             curr: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             contended: RefCell::new(Vec::new()),
             tickled: RefCell::new(Vec::new()),
@@ -373,7 +374,7 @@ impl<const W: usize> Model<W> {
 
     /// The waiting units, oldest first.
     pub fn waiting(&self) -> Vec<usize> {
-        Fifo::new(&self.waitq).map(|(u, _)| u).collect()
+        Fifo::new(&*self.waitq.borrow()).map(|(u, _)| u).collect()
     }
 
     /// Xen's `sched_set_affinity()`: tell the scheduler
@@ -398,16 +399,17 @@ impl<const W: usize> Model<W> {
     /// Check that the waitqueue's lists are in enqueue order and that
     /// each unit is on the list of its current class.
     pub fn check_waitq(&self) -> Result<(), String> {
+        let wq = self.waitq.borrow();
         for class in [Class::Restricted, Class::Unrestricted] {
-            let mut cur = self.waitq.head(class);
+            let mut cur = wq.head(class);
             let mut last = None;
             while let Some(u) = cur {
-                let seq = self.waitq.seq(u);
+                let seq = wq.seq(u);
                 if last.is_some_and(|l| l >= seq) {
                     return Err(format!("waitqueue list {class:?} out of order at {u}"));
                 }
                 last = Some(seq);
-                let want = if self.waitq.single_list {
+                let want = if wq.single_list {
                     Class::Restricted
                 } else {
                     Class::of(&self.affinity(u))
@@ -415,7 +417,7 @@ impl<const W: usize> Model<W> {
                 if want != class {
                     return Err(format!("unit {u} on list {class:?}, is {want:?}"));
                 }
-                cur = self.waitq.next(u);
+                cur = wq.next(u);
             }
         }
         Ok(())
@@ -519,7 +521,7 @@ impl<const W: usize> Clone for Model<W> {
             units: self.units.clone(),
             slots: self.slots.clone(),
             free,
-            waitq: self.waitq.clone(),
+            waitq: RefCell::new(self.waitq.borrow().clone()),
             curr: self.curr.clone(),
             contended: self.contended.clone(),
             tickled: self.tickled.clone(),
@@ -547,6 +549,7 @@ impl<const W: usize> Env for Model<W> {
             st.soft_effective,
             &self.pool,
             self.nr_cpus,
+            Span::new(self.nr_cpus, W),
         )
     }
     fn is_online(&self, unit: usize) -> bool {
@@ -600,10 +603,10 @@ impl<const W: usize> Env for Model<W> {
         }
     }
     fn is_queued(&self, unit: usize) -> bool {
-        self.waitq.contains(unit)
+        self.waitq.borrow().contains(unit)
     }
-    fn with_waitq<R>(&self, f: impl FnOnce(&ModelWaitq) -> R) -> R {
-        f(&self.waitq)
+    fn with_waitq<R>(&self, f: impl FnOnce(&mut ModelWaitq) -> R) -> R {
+        f(&mut self.waitq.borrow_mut())
     }
     fn trylock_master(&self, unit: usize, held: &[u32]) -> Option<ModelGuard> {
         let cpu = self.master(unit);
@@ -636,7 +639,7 @@ impl<const W: usize> Env for Model<W> {
     fn event(&self, event: Event<usize>) {
         self.events.borrow_mut().push(event);
     }
-    fn stat(&self, stat: Stat) {
-        self.stats.borrow_mut().push(stat);
+    fn stat(&self, which: impl FnOnce() -> Stat) {
+        self.stats.borrow_mut().push(which());
     }
 }

@@ -47,17 +47,11 @@ pub struct Affinity<'a, M: Bits + ?Sized> {
 }
 
 impl<'a, M: Bits + ?Sized> Affinity<'a, M> {
-    /// The affinity of a unit, `nr` being `nr_cpu_ids`.
+    /// The affinity of a unit, `nr` being `nr_cpu_ids` and `span` its
+    /// words in masks of this kind (`Span::new(nr, words)`: computed once,
+    /// as `nr_cpu_ids` does not change once Xen has booted).
     #[inline]
-    pub fn new(hard: &'a M, soft: &'a M, soft_effective: bool, pool: &'a M, nr: u32) -> Self {
-        let nwords = hard.nwords().min(soft.nwords()).min(pool.nwords());
-        Self::with_span(hard, soft, soft_effective, pool, nr, Span::new(nr, nwords))
-    }
-
-    /// [`Affinity::new`] with its `span` computed beforehand: `nr_cpu_ids`
-    /// does not change once Xen has booted.
-    #[inline]
-    pub fn with_span(
+    pub fn new(
         hard: &'a M,
         soft: &'a M,
         soft_effective: bool,
@@ -163,7 +157,7 @@ mod tests {
         pool: &'a [u64; 1],
         eff: bool,
     ) -> Affinity<'a, [u64; 1]> {
-        Affinity::new(hard, soft, eff, pool, 8)
+        Affinity::new(hard, soft, eff, pool, 8, Span::new(8, 1))
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! the right locks held) and the host model (`null-model`, a dev-dependency)
 //! implements over plain data for the tests.
 //!
-//! [`Env`]: hooks::Env
+//! [`Env`]: env::Env
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -22,6 +22,7 @@ extern crate std;
 pub mod admission;
 pub mod affinity;
 pub mod check;
+pub mod env;
 pub mod handoff;
 pub mod hooks;
 pub mod mask;

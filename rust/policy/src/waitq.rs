@@ -56,7 +56,8 @@ impl Class {
     }
 }
 
-/// The waitqueue, as seen with its lock held.
+/// The waitqueue, as seen with its lock held: changed through `&mut`,
+/// which only the lock's guard gives.
 ///
 /// # Invariants
 /// - Each list is in increasing [`Waitq::seq`] order, and every waiting
@@ -82,20 +83,20 @@ pub trait Waitq {
     fn contains(&self, unit: Self::Unit) -> bool;
     /// Append a unit that is not queued to the list of `class`, with the
     /// next enqueue number.
-    fn push_back(&self, unit: Self::Unit, class: Class);
+    fn push_back(&mut self, unit: Self::Unit, class: Class);
     /// Remove a unit; nothing happens if it is not queued (`list_del_init`).
-    fn remove(&self, unit: Self::Unit);
+    fn remove(&mut self, unit: Self::Unit);
     /// Move a queued unit from its list to the list of `class`, before
     /// `before` (a unit on that list) or at its tail, keeping its enqueue
     /// number. List mechanics only: [`Waitq::reclassify`] chooses where.
-    fn move_before(&self, unit: Self::Unit, class: Class, before: Option<Self::Unit>);
+    fn move_before(&mut self, unit: Self::Unit, class: Class, before: Option<Self::Unit>);
     /// Whether no unit waits.
     fn is_empty(&self) -> bool;
 
     /// Move a queued unit to the list of `class`, keeping its enqueue
     /// number (so its FIFO position); nothing happens if it is not queued
     /// or already there.
-    fn reclassify(&self, unit: Self::Unit, class: Class) {
+    fn reclassify(&mut self, unit: Self::Unit, class: Class) {
         if !self.contains(unit) || self.class(unit) == class {
             return;
         }
@@ -109,15 +110,6 @@ pub trait Waitq {
             before = self.next(b);
         }
         self.move_before(unit, class, before);
-    }
-
-    /// The first waiting unit in FIFO order for which `f` returns true.
-    /// `f` must not change the waitqueue.
-    fn find_first(&self, mut f: impl FnMut(Self::Unit) -> bool) -> Option<Self::Unit>
-    where
-        Self: Sized,
-    {
-        Fifo::new(self).map(|(u, _)| u).find(|&u| f(u))
     }
 }
 
@@ -136,8 +128,8 @@ impl<'a, W: Waitq> Fifo<'a, W> {
     }
 
     /// [`Fifo::new`], `restricted` being `waitq.head(Class::Restricted)`,
-    /// already read by the caller.
-    pub fn with_restricted_head(waitq: &'a W, restricted: Option<W::Unit>) -> Self {
+    /// already read by the caller (the hand-off's soft step).
+    pub(crate) fn with_restricted_head(waitq: &'a W, restricted: Option<W::Unit>) -> Self {
         Fifo {
             waitq,
             restricted,

@@ -109,12 +109,12 @@ proptest! {
             match op {
                 QOp::Push(u) => {
                     if !fifo.contains(u) {
-                        m.waitq.push_back(*u, Class::of(&m.affinity(*u)));
+                        m.waitq.borrow_mut().push_back(*u, Class::of(&m.affinity(*u)));
                         fifo.push_back(*u);
                     }
                 }
                 QOp::Remove(u) => {
-                    m.waitq.remove(*u);
+                    m.waitq.borrow_mut().remove(*u);
                     fifo.retain(|w| w != u);
                 }
                 QOp::SetAffinity(u, h, s) => {
@@ -126,7 +126,7 @@ proptest! {
             let contended = &c.contended[i % c.contended.len()];
             for cpu in 0..c.nr {
                 let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-                let got = offer(&m.waitq, |w| m.affinity(w), cpu, |w| {
+                let got = offer(&*m.waitq.borrow(), |w| m.affinity(w), cpu, |w| {
                     ours.push(w);
                     !contended.contains(&w)
                 });

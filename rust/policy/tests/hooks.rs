@@ -391,12 +391,12 @@ fn handoff_during_an_affinity_change_decides_on_the_live_masks() {
         insert(&m, u);
     }
     assert_eq!(m.waiting(), [w]);
-    assert_eq!(m.waitq.class(w), Class::Restricted);
+    assert_eq!(m.waitq.borrow().class(w), Class::Restricted);
     // vcpu_set_affinity(w, all): adjust_affinity under w's lock (cpu 0,
     // held by the caller: contended for everyone else), masks not yet in.
     m.contended.borrow_mut().push(m.units[w].master.get());
     hooks::adjust_affinity(&m, w, Some(&all(3)), Some(&all(3)));
-    assert_eq!(m.waitq.class(w), Class::Unrestricted);
+    assert_eq!(m.waitq.borrow().class(w), Class::Unrestricted);
     // Meanwhile cpu 2 frees: w may not run there by its live masks.
     m.tickled.borrow_mut().clear();
     hooks::remove(&m, c);
