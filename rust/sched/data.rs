@@ -53,11 +53,16 @@ use crate::xen::spinlock::SpinLock;
 ///   [`NullPcpu::unit`] is null, except transiently while its runqueue lock
 ///   is held, and except that `null_schedule()` re-sets a bit it finds clear
 ///   on a pCPU with no unit (as null.c does).
+///
+/// `repr(C)`, the waitqueue lock first: the hooks that take it then pass
+/// the private data's own address to `spin_lock()` (one register and
+/// instruction fewer on `sleep`'s path than at the offset rustc chose).
+#[repr(C)]
 pub struct NullPrivate {
-    /// Domains of this scheduler (`prv->ndom`), under the private lock.
-    pub domains: SpinLock<List<DomAdapter>>,
     /// Units not assigned to any pCPU (`prv->waitq`), under its own lock.
     pub waitq: SpinLock<NullWaitq>,
+    /// Domains of this scheduler (`prv->ndom`), under the private lock.
+    pub domains: SpinLock<List<DomAdapter>>,
     /// pCPUs without a unit (`prv->cpus_free`); each bit is changed with its
     /// pCPU's runqueue lock held, atomically, and read racily.
     pub cpus_free: AtomicMask<MASK_WORDS>,

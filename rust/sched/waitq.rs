@@ -87,6 +87,9 @@ impl waitq::Waitq for NullWaitq {
         unsafe { self.list_mut(class).push_back(nvc.ptr()) };
     }
 
+    // Out of line, as before the lists lost their RefCell: inlined, it
+    // cost `sleep`'s common path (an online unit) a saved register.
+    #[inline(never)]
     fn remove(&mut self, unit: Unit) {
         let nvc = nvc_of(unit);
         // SAFETY: our unit's NullUnit, on the list of its class or on none.
