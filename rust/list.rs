@@ -7,9 +7,10 @@
 //! null.c does (`list_empty(&nvc->waitq_elem)` under the runqueue lock, while
 //! another pCPU may hold the waitqueue lock) is not a data race. All
 //! modifications happen with the list's lock held: [`List`] is only ever
-//! reached through that lock.
+//! reached through that lock, whose guard gives `&mut List` to change it
+//! (so the borrow checker, not a runtime flag, keeps a hook from changing
+//! a list it is iterating).
 
-use core::cell::{Ref, RefCell, RefMut};
 use core::marker::PhantomPinned;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
@@ -232,42 +233,6 @@ impl<A: Adapter> List<A> {
 unsafe impl<A: Adapter> Send for List<A> {}
 
 impl<A: Adapter> Default for List<A> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A [`List`] reached through its lock, borrowed dynamically like a
-/// `RefCell` (a hook that re-entered the list while iterating it would
-/// panic instead of corrupting it). Unlike `RefCell::borrow`, a failed
-/// borrow panics with a literal message, so no formatting code is linked
-/// into Xen (see `xen/panic.rs`).
-pub struct ListCell<A: Adapter>(RefCell<List<A>>);
-
-impl<A: Adapter> ListCell<A> {
-    /// An empty list.
-    pub const fn new() -> Self {
-        Self(RefCell::new(List::new()))
-    }
-
-    /// Shared access (iteration, emptiness).
-    pub fn get(&self) -> Ref<'_, List<A>> {
-        match self.0.try_borrow() {
-            Ok(l) => l,
-            Err(_) => panic!("list changed while borrowed"),
-        }
-    }
-
-    /// Exclusive access (push, remove).
-    pub fn get_mut(&self) -> RefMut<'_, List<A>> {
-        match self.0.try_borrow_mut() {
-            Ok(l) => l,
-            Err(_) => panic!("list borrowed twice"),
-        }
-    }
-}
-
-impl<A: Adapter> Default for ListCell<A> {
     fn default() -> Self {
         Self::new()
     }

@@ -6,9 +6,11 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use null_policy::admission::{Mode, Refused};
 
-use crate::bindings::{self, gcc, scheduler};
-use crate::xen::printk::printk;
+use crate::xen::ffi::errno::EINVAL;
+use crate::xen::ffi::{loglevel, scheduler};
+use crate::xen::printk::{printk, xen_panic};
 use crate::xen::sched_if::Unit;
+use crate::xen::smp;
 
 /// The mode of every null scheduler: set while Xen parses its command
 /// line, before any scheduler exists, and never changed after.
@@ -43,7 +45,7 @@ pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
             break;
         }
         if len == buf.len() {
-            return -(gcc::EINVAL as c_int);
+            return -EINVAL;
         }
         buf[len] = c;
         len += 1;
@@ -53,7 +55,7 @@ pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
             STRICT.store(m == Mode::Strict, Relaxed);
             0
         }
-        None => -(gcc::EINVAL as c_int),
+        None => -EINVAL,
     }
 }
 
@@ -90,12 +92,10 @@ pub unsafe fn refused(ops: *const scheduler, unit: Unit, r: Refused) {
     // SAFETY: `ops` is ours (contract).
     let pool = unsafe { pool_id(ops) };
     let dom = unit.domain().as_ptr();
-    // SAFETY: a plain global, written as boot progresses.
-    let booting = unsafe { bindings::system_state } < bindings::SYS_STATE_active;
-    if booting {
+    if smp::booting() {
         printk!(
             "%snull: cpupool %d has %u pCPUs, too few for %pd's vCPUs (sched_null_admission=strict): give it at most %u (dom0: dom0_max_vcpus=%u), or boot with sched_null_admission=wait\n",
-            gcc::XENLOG_ERR.as_ptr(),
+            loglevel::XENLOG_ERR.as_ptr(),
             pool,
             r.capacity as c_uint,
             dom,
@@ -103,18 +103,15 @@ pub unsafe fn refused(ops: *const scheduler, unit: Unit, r: Refused) {
             r.capacity as c_uint
         );
         // panic() keeps 127 characters of its message: the advice is above.
-        // SAFETY: a literal format whose conversions match the arguments.
-        unsafe {
-            bindings::panic(
-                c"null: %pd does not fit in cpupool %d (sched_null_admission=strict)\n".as_ptr(),
-                dom,
-                pool,
-            )
-        };
+        xen_panic!(
+            "null: %pd does not fit in cpupool %d (sched_null_admission=strict)\n",
+            dom,
+            pool
+        );
     }
     printk!(
         "%snull: %pd refused by cpupool %d: %u pCPUs, %u units, %u free (sched_null_admission=strict)\n",
-        gcc::XENLOG_WARNING.as_ptr(),
+        loglevel::XENLOG_WARNING.as_ptr(),
         dom,
         pool,
         r.capacity as c_uint,

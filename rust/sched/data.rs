@@ -19,21 +19,28 @@
 //! - holding the waitqueue lock, never acquire a runqueue lock or the
 //!   private lock (only `trylock` one, as `null_schedule()` does).
 //!
-//! The waitqueue lock is reachable only through [`SpinLock::lock`], which
-//! demands an [`IrqsOff`](crate::xen::irq::IrqsOff) token; the private lock
-//! only through [`SpinLock::lock_irqsave`].
+//! In the types:
+//! - the runqueue lock is taken only through the guards of
+//!   [`crate::xen::runq`] (or held by Xen around the hook), and the policy
+//!   runs in a [`XenEnv`](crate::sched::env::XenEnv) that borrows the
+//!   guard's [`RunqHeld`](crate::xen::runq::RunqHeld) proof;
+//! - the waitqueue lock is reachable only through [`SpinLock::lock`], which
+//!   demands an [`IrqsOff`](crate::xen::irq::IrqsOff) token borrowed from
+//!   the runqueue lock's proof or from the private lock's guard, so it
+//!   cannot outlive the lock it nests in;
+//! - the private lock only through [`SpinLock::lock_irqsave`], whose guard
+//!   gives `&mut` to the domain list.
 
-use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::Relaxed};
 
 use null_policy::admission::Admitted;
 use null_policy::mask::{self, AtomicMask, Bits, Span};
 
-use crate::bindings;
-use crate::list::{Links, ListCell};
+use crate::list::{Links, List};
 use crate::list_adapter;
 use crate::xen::cpumask::MASK_WORDS;
+use crate::xen::ffi::{sched_unit, scheduler};
 use crate::xen::sched_if::{Domain, Resource, Unit};
 use crate::xen::spinlock::SpinLock;
 
@@ -46,11 +53,16 @@ use crate::xen::spinlock::SpinLock;
 ///   [`NullPcpu::unit`] is null, except transiently while its runqueue lock
 ///   is held, and except that `null_schedule()` re-sets a bit it finds clear
 ///   on a pCPU with no unit (as null.c does).
+///
+/// `repr(C)`, the waitqueue lock first: the hooks that take it then pass
+/// the private data's own address to `spin_lock()` (one register and
+/// instruction fewer on `sleep`'s path than at the offset rustc chose).
+#[repr(C)]
 pub struct NullPrivate {
-    /// Domains of this scheduler (`prv->ndom`), under the private lock.
-    pub domains: SpinLock<ListCell<DomAdapter>>,
     /// Units not assigned to any pCPU (`prv->waitq`), under its own lock.
-    pub waitq: SpinLock<Waitq>,
+    pub waitq: SpinLock<NullWaitq>,
+    /// Domains of this scheduler (`prv->ndom`), under the private lock.
+    pub domains: SpinLock<List<DomAdapter>>,
     /// pCPUs without a unit (`prv->cpus_free`); each bit is changed with its
     /// pCPU's runqueue lock held, atomically, and read racily.
     pub cpus_free: AtomicMask<MASK_WORDS>,
@@ -58,10 +70,12 @@ pub struct NullPrivate {
     /// `switch_sched`, cleared in `deinit_pdata`. Read by the debug-build
     /// invariant checks (`check.rs`).
     pub cpus: AtomicMask<MASK_WORDS>,
-    /// The mask words below `nr_cpu_ids`, which Xen sets before the first
-    /// scheduler is initialised and never changes (x86 `set_nr_cpu_ids()`
-    /// and Arm's `start_xen()` run before `scheduler_init()`); debug builds
-    /// check it on every use.
+    /// `nr_cpu_ids`, which Xen sets before the first scheduler is
+    /// initialised and never changes (x86 `set_nr_cpu_ids()` and Arm's
+    /// `start_xen()` run before `scheduler_init()`): read once, in `init`;
+    /// debug builds check it on every use.
+    pub nr: u32,
+    /// The mask words below [`NullPrivate::nr`].
     pub span: Span,
     /// The non-idle units whose data this scheduler allocated and has not
     /// freed (`sched_null_admission`, [`null_policy::admission`]).
@@ -73,10 +87,11 @@ impl NullPrivate {
     /// once in place.
     pub fn new(nr: u32) -> Self {
         Self {
-            domains: SpinLock::new(ListCell::new()),
-            waitq: SpinLock::new(Waitq::new()),
+            domains: SpinLock::new(List::new()),
+            waitq: SpinLock::new(NullWaitq::new()),
             cpus_free: AtomicMask::new(),
             cpus: AtomicMask::new(),
+            nr,
             span: Span::new(nr, MASK_WORDS),
             admitted: Admitted::new(),
         }
@@ -98,7 +113,7 @@ impl NullPrivate {
     /// # Safety
     /// `ops` is a scheduler of ours whose `init` succeeded and whose
     /// `deinit` has not run.
-    pub unsafe fn of<'a>(ops: *const bindings::scheduler) -> &'a Self {
+    pub unsafe fn of<'a>(ops: *const scheduler) -> &'a Self {
         // SAFETY: `sched_data` holds the NullPrivate init() stored.
         unsafe { &*(*ops).sched_data.cast::<NullPrivate>() }
     }
@@ -112,29 +127,29 @@ impl NullPrivate {
 /// Each list is in increasing `seq` order; a unit on `unrestricted` has
 /// that class for its current affinity (`adjust_affinity` moves it before
 /// Xen changes the masks).
-pub struct Waitq {
+pub struct NullWaitq {
     /// Units whose hard affinity covers every pCPU and whose soft affinity
     /// is not effective, oldest first.
-    pub unrestricted: ListCell<UnitAdapter>,
+    pub unrestricted: List<UnitAdapter>,
     /// The other waiting units, oldest first.
-    pub restricted: ListCell<UnitAdapter>,
+    pub restricted: List<UnitAdapter>,
     /// The enqueue number the next queued unit gets (64 bits: no wrap);
     /// hence also how many times a unit was queued since `init`.
-    pub next_seq: Cell<u64>,
+    pub next_seq: u64,
 }
 
-impl Waitq {
+impl NullWaitq {
     /// Both lists empty.
     pub const fn new() -> Self {
         Self {
-            unrestricted: ListCell::new(),
-            restricted: ListCell::new(),
-            next_seq: Cell::new(0),
+            unrestricted: List::new(),
+            restricted: List::new(),
+            next_seq: 0,
         }
     }
 }
 
-impl Default for Waitq {
+impl Default for NullWaitq {
     fn default() -> Self {
         Self::new()
     }
@@ -144,7 +159,7 @@ impl Default for Waitq {
 pub struct NullPcpu {
     /// The unit assigned to this pCPU, or null; changed under the pCPU's
     /// runqueue lock.
-    pub unit: AtomicPtr<bindings::sched_unit>,
+    pub unit: AtomicPtr<sched_unit>,
 }
 
 impl Default for NullPcpu {
@@ -170,6 +185,28 @@ impl NullPcpu {
         // SAFETY: per the contract, sched_priv is our NullPcpu, alive until
         // free_pdata, which Xen calls only after the pCPU left us.
         unsafe { &*Resource::of(cpu).sched_priv().cast::<NullPcpu>() }
+    }
+
+    /// The per-pCPU data of `cpu`, or `None` while `schedule_cpu_rm()`
+    /// unhooks it (its `sched_priv` is NULL before `deinit_pdata` runs).
+    ///
+    /// # Safety
+    /// `cpu` belonged to a scheduler of ours, and the caller holds its
+    /// runqueue lock (under which Xen unhooks the data before freeing it).
+    pub unsafe fn of_if_hooked<'a>(cpu: u32) -> Option<&'a Self> {
+        let npc = Resource::of(cpu).sched_priv().cast::<NullPcpu>();
+        // SAFETY: non-NULL: our NullPcpu, alive while hooked (contract).
+        (!npc.is_null()).then(|| unsafe { &*npc })
+    }
+
+    /// The `pdata` Xen passes to `switch_sched`/`deinit_pdata`.
+    ///
+    /// # Safety
+    /// `pdata` is non-NULL and from our `alloc_pdata`, not freed yet.
+    pub unsafe fn from_pdata<'a>(pdata: *mut core::ffi::c_void) -> &'a Self {
+        debug_assert!(!pdata.is_null(), "npc");
+        // SAFETY: per the contract.
+        unsafe { &*pdata.cast::<NullPcpu>() }
     }
 
     /// The assigned unit.
@@ -213,6 +250,16 @@ impl NullUnit {
     pub unsafe fn of<'a>(unit: Unit) -> &'a Self {
         // SAFETY: per the contract.
         unsafe { &*unit.priv_().cast::<NullUnit>() }
+    }
+
+    /// The `vdata` Xen passes to `switch_sched` (the idle unit's).
+    ///
+    /// # Safety
+    /// `vdata` is non-NULL and from our `alloc_udata`, not freed yet.
+    pub unsafe fn from_vdata<'a>(vdata: *mut core::ffi::c_void) -> &'a Self {
+        debug_assert!(!vdata.is_null(), "nvc");
+        // SAFETY: per the contract.
+        unsafe { &*vdata.cast::<NullUnit>() }
     }
 
     /// Pointer form, for the list.

@@ -3,20 +3,19 @@
 use core::ffi::{c_int, c_long, c_uint, c_ulong};
 use core::sync::atomic::Ordering::Relaxed;
 
-use null_policy::hooks::Waitq as _;
+use null_policy::waitq::Fifo;
 
-use crate::bindings::{self, scheduler};
 use crate::sched::admission;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::xen::cpumask::MaskBuf;
-use crate::xen::irq::IrqsOff;
+use crate::xen::ffi::scheduler;
 use crate::xen::printk::printk;
-use crate::xen::sched_if::{Resource, Unit};
-use crate::xen::time;
+use crate::xen::runq::{PcpuLockIrqSave, UnitLock};
+use crate::xen::sched_if::Resource;
+use crate::xen::{smp, time};
 
 fn nr_cpu_ids() -> c_int {
-    // SAFETY: a plain global set at boot.
-    unsafe { bindings::nr_cpu_ids as c_int }
+    smp::nr_cpu_ids() as c_int
 }
 
 /// `dump_unit()`: "[dom.unit] pcpu=N" (-1 when waiting).
@@ -46,29 +45,21 @@ fn dump_unit(nvc: &NullUnit) {
 #[no_mangle]
 pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
     let cpu = cpu as c_uint;
-    let mut flags: c_ulong = 0;
-    // SAFETY: a valid pCPU; the helper stores the flags for the unlock.
-    let lock = unsafe { bindings::rust_helper_pcpu_schedule_lock_irqsave(cpu, &mut flags) };
+    let lock = PcpuLockIrqSave::new(cpu);
     // A free pCPU (see above) is not ours: no unit to show.
     let ours = Resource::of(cpu).scheduler() == ops;
     // SAFETY: `cpu` is one of ours (checked just above), and its lock is
     // held.
     let npc = ours.then(|| unsafe { NullPcpu::of(cpu) });
 
-    // SAFETY: per-CPU topology masks of a valid pCPU.
-    let (sibling, core) = unsafe {
-        (
-            bindings::rust_helper_cpu_sibling_mask(cpu),
-            bindings::rust_helper_cpu_core_mask(cpu),
-        )
-    };
+    let (sibling, core) = (smp::sibling_mask(cpu), smp::core_mask(cpu));
     printk!(
         "CPU[%02d] sibling={%*pbl}, core={%*pbl}",
         cpu,
         nr_cpu_ids(),
-        sibling,
+        sibling.as_ptr(),
         nr_cpu_ids(),
-        core
+        core.as_ptr()
     );
     if let Some(u) = npc.and_then(NullPcpu::get) {
         printk!(", unit=%pdv%d", u.domain().as_ptr(), u.id());
@@ -89,8 +80,7 @@ pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
         }
     }
 
-    // SAFETY: we hold `lock`, taken for `cpu` with these flags.
-    unsafe { bindings::rust_helper_pcpu_schedule_unlock_irqrestore(lock, flags, cpu) };
+    drop(lock);
 }
 
 /// `dump_settings`: free pCPUs, domains and their units, the waitqueue;
@@ -116,32 +106,28 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
 
     printk!("Domain info:\n");
     let mut n: c_int = 0;
-    for ndom in domains.get().iter() {
+    for ndom in domains.iter() {
         // SAFETY: nodes on the domain list are alive until free_domdata
         // removes them, which needs the lock we hold.
         let ndom: &NullDom = unsafe { ndom.as_ref() };
         printk!("\tDomain: %d\n", ndom.dom.id() as c_int);
         for u in ndom.dom.units() {
-            // SAFETY: a live unit of a domain of ours.
-            let lock = unsafe { bindings::rust_helper_unit_schedule_lock(u.as_ptr()) };
+            let lock = UnitLock::new(u, domains.irqs_off());
             n += 1;
             printk!("\t%3d: ", n);
             // SAFETY: units of our domains carry our NullUnit.
             dump_unit(unsafe { NullUnit::of(u) });
             printk!("\n");
-            // SAFETY: we hold `lock`, taken for this unit.
-            unsafe { bindings::rust_helper_unit_schedule_unlock(lock, u.as_ptr()) };
+            drop(lock);
         }
     }
 
     printk!("Waitqueue: ");
-    // SAFETY: the private lock is held irqsave, so interrupts are off.
-    let irqs = unsafe { IrqsOff::assume() };
     {
-        let wq = prv.waitq.lock(irqs);
+        let wq = prv.waitq.lock(domains.irqs_off());
         let mut n: c_int = 0;
         // In FIFO order, across both lists.
-        wq.find_first(|u: Unit| {
+        for (u, _) in Fifo::new(&*wq) {
             let first = n == 0;
             n += 1;
             if !first {
@@ -151,12 +137,11 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
                 printk!("\n\t");
             }
             printk!("%pdv%d", u.domain().as_ptr(), u.id());
-            false
-        });
+        }
         printk!("\n");
         // Beyond null.c: how long each has waited, and where it may run.
         let now = time::now();
-        wq.find_first(|u: Unit| {
+        for (u, _) in Fifo::new(&*wq) {
             // SAFETY: a queued unit of ours carries our NullUnit.
             let nvc = unsafe { NullUnit::of(u) };
             let waited_ms = (now - nvc.queued_at.load(Relaxed)) / 1_000_000;
@@ -169,12 +154,11 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
                 nr_cpu_ids(),
                 may.as_ptr()
             );
-            false
-        });
+        }
         let mode = admission::mode().name();
         printk!(
             "\twaits = %lu, units = %u, pCPUs = %u, admission = %.*s\n",
-            wq.next_seq.get() as c_ulong,
+            wq.next_seq as c_ulong,
             prv.admitted.units() as c_uint,
             prv.capacity() as c_uint,
             mode.len() as c_int,

@@ -9,21 +9,25 @@ use core::ptr::{self, NonNull};
 
 use null_policy::hooks::{self as policy, Insert, Next, Stat};
 
-use crate::bindings::{self, gcc, s_time_t, sched_resource, sched_unit, scheduler, spinlock_t};
 use crate::sched::admission;
 use crate::sched::check;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::sched::env::XenEnv;
 use crate::xen::alloc::XBox;
 use crate::xen::cpumask::CpuMask;
-use crate::xen::irq::IrqsOff;
+use crate::xen::ffi::errno::ENOMEM;
+use crate::xen::ffi::{
+    cpumask_t, domain, s_time_t, sched_resource, sched_unit, scheduler, spinlock_t,
+};
 use crate::xen::perfc::{self, XenStat};
 use crate::xen::printk::printk;
+use crate::xen::runq::{RunqHeld, UnitLockIrq};
 use crate::xen::sched_if::{Domain, Resource, Unit};
+use crate::xen::smp;
 
 /// `ERR_PTR(-ENOMEM)`.
 fn err_nomem() -> *mut c_void {
-    (-(gcc::ENOMEM as isize)) as *mut c_void
+    (-(ENOMEM as isize)) as *mut c_void
 }
 
 /// A unit pointer from Xen, which is never null in the hooks that take one.
@@ -50,10 +54,9 @@ unsafe fn locked_unit<'a>(ops: *const scheduler, p: *const sched_unit) -> (XenEn
     // SAFETY: live unit (contract).
     let u = unsafe { unit(p) };
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
-    // SAFETY: the runqueue lock is held with interrupts off (contract).
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours, and the unit's runqueue lock is held (contract).
-    (unsafe { XenEnv::new(ops, irqs) }, u)
+    // SAFETY: ours, and Xen holds the unit's runqueue lock with interrupts
+    // off for the hook (contract).
+    (unsafe { XenEnv::new(ops, RunqHeld::assume()) }, u)
 }
 
 /// `init`: allocate the private data.
@@ -64,10 +67,8 @@ unsafe fn locked_unit<'a>(ops: *const scheduler, p: *const sched_unit) -> (XenEn
 pub unsafe extern "C" fn null_rs_init(ops: *mut scheduler) -> c_int {
     printk!("Initializing null scheduler\nWARNING: This is experimental software in development.\nUse at your own risk.\n");
     printk!("null: Rust implementation\n");
-    // SAFETY: a plain global, set before any scheduler is initialised.
-    let nr = unsafe { bindings::nr_cpu_ids };
-    let Ok(prv) = XBox::try_new(NullPrivate::new(nr)) else {
-        return -(gcc::ENOMEM as c_int);
+    let Ok(prv) = XBox::try_new(NullPrivate::new(smp::nr_cpu_ids())) else {
+        return -ENOMEM;
     };
     prv.init();
     // SAFETY: `ops` is Xen's scheduler being initialised; nothing else
@@ -130,11 +131,11 @@ pub unsafe extern "C" fn null_rs_deinit_pdata(
 ) {
     // SAFETY: `ops` is ours and initialised.
     let prv = unsafe { NullPrivate::of(ops) };
-    debug_assert!(!pcpu.is_null(), "npc");
+    // SAFETY: `pcpu` is our NullPcpu for `cpu` (contract).
+    let npc = unsafe { NullPcpu::from_pdata(pcpu) };
     prv.cpus_free.clear(cpu as u32);
     prv.cpus.clear(cpu as u32);
-    // SAFETY: `pcpu` is our NullPcpu for `cpu` (contract).
-    unsafe { &*pcpu.cast::<NullPcpu>() }.set(None);
+    npc.set(None);
 }
 
 /// `switch_sched`: `cpu` joins this scheduler; returns its runqueue lock.
@@ -152,13 +153,13 @@ pub unsafe extern "C" fn null_rs_switch_sched(
     let sr = Resource::of(cpu);
     // SAFETY: `new_ops` is ours and initialised.
     let prv = unsafe { NullPrivate::of(new_ops) };
-    debug_assert!(!vdata.is_null(), "nvc");
-    // SAFETY: `vdata` is our NullUnit for the idle unit (contract).
-    let nvc = unsafe { &*vdata.cast::<NullUnit>() };
+    // SAFETY: `vdata` is our NullUnit for the idle unit, `pdata` our
+    // NullPcpu for `cpu` (contract).
+    let (nvc, npc) = unsafe { (NullUnit::from_vdata(vdata), NullPcpu::from_pdata(pdata)) };
     debug_assert!(nvc.unit.is_idle(), "is_idle_unit(nvc->unit)");
 
-    // SAFETY: the idle unit is live; Xen holds the runqueue lock.
-    unsafe { (*sr.idle_unit().as_ptr()).priv_ = vdata };
+    // SAFETY: Xen holds the pCPU's runqueue lock around switch_sched.
+    unsafe { sr.idle_unit().set_priv(vdata) };
 
     // Xen holds the (maybe not yet right) runqueue lock, IRQs off.
     debug_assert!(
@@ -169,8 +170,7 @@ pub unsafe extern "C" fn null_rs_switch_sched(
     // init_pdata(): the pCPU is free, with no unit.
     prv.cpus_free.set(cpu);
     prv.cpus.set(cpu);
-    // SAFETY: `pdata` is our NullPcpu for `cpu` (contract).
-    unsafe { &*pdata.cast::<NullPcpu>() }.set(None);
+    npc.set(None);
 
     sr.own_lock()
 }
@@ -254,7 +254,7 @@ pub unsafe extern "C" fn null_rs_free_udata(ops: *const scheduler, priv_: *mut c
 #[no_mangle]
 pub unsafe extern "C" fn null_rs_alloc_domdata(
     ops: *const scheduler,
-    d: *mut bindings::domain,
+    d: *mut domain,
 ) -> *mut c_void {
     // SAFETY: live domain (contract).
     let Some(dom) = (unsafe { Domain::from_raw(d) }) else {
@@ -269,9 +269,9 @@ pub unsafe extern "C" fn null_rs_alloc_domdata(
     let ndom = XBox::into_raw(ndom);
     // SAFETY: `ops` is ours and initialised.
     let prv = unsafe { NullPrivate::of(ops) };
-    let domains = prv.domains.lock_irqsave();
+    let mut domains = prv.domains.lock_irqsave();
     // SAFETY: fresh node; stays alive until free_domdata removes it.
-    unsafe { domains.get_mut().push_back(ndom) };
+    unsafe { domains.push_back(ndom) };
     ndom.as_ptr().cast()
 }
 
@@ -287,9 +287,9 @@ pub unsafe extern "C" fn null_rs_free_domdata(ops: *const scheduler, data: *mut 
     // SAFETY: `ops` is ours and initialised.
     let prv = unsafe { NullPrivate::of(ops) };
     {
-        let domains = prv.domains.lock_irqsave();
+        let mut domains = prv.domains.lock_irqsave();
         // SAFETY: our node, on this list.
-        unsafe { domains.get_mut().remove(ndom) };
+        unsafe { domains.remove(ndom) };
     }
     // SAFETY: ours, and off the list.
     drop(unsafe { XBox::from_raw(ndom) });
@@ -305,32 +305,17 @@ pub unsafe extern "C" fn null_rs_unit_insert(ops: *const scheduler, unit_ptr: *m
     let u = unsafe { unit(unit_ptr) };
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
 
-    // SAFETY: live unit.
-    let mut lock = unsafe { bindings::rust_helper_unit_schedule_lock_irq(u.as_ptr()) };
-    if !u.is_online() {
-        // SAFETY: we hold `lock`, taken for this unit.
-        unsafe { bindings::rust_helper_unit_schedule_unlock_irq(lock, u.as_ptr()) };
-        return;
-    }
-    // SAFETY: interrupts are off since unit_schedule_lock_irq.
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours; the unit's runqueue lock is held throughout the loop.
-    let env = unsafe { XenEnv::new(ops, irqs) };
-    loop {
-        u.set_res(pick_res(&env, u));
-        // Relock: the unit's master pCPU, hence its lock, may have changed.
-        // SAFETY: we hold `lock`; interrupts stay off.
-        unsafe { bindings::rust_helper_spin_unlock(lock) };
-        // SAFETY: live unit.
-        lock = unsafe { bindings::rust_helper_unit_schedule_lock(u.as_ptr()) };
-        match policy::insert_place(&env, u) {
-            Insert::Retry => continue,
-            Insert::Assigned | Insert::Queued => break,
+    let lock = UnitLockIrq::new(u);
+    {
+        // SAFETY: ours; the unit's runqueue lock is held (relocked by the
+        // policy, through the guard, whenever the unit moves).
+        let env = unsafe { XenEnv::new(ops, lock.held()) };
+        if policy::insert(&env, u, || lock.relock()) == Insert::Offline {
+            return;
         }
+        check::after_hook(&env, &[u.master()]);
     }
-    check::after_hook(&env, &[u.master()]);
-    // SAFETY: we hold `lock`, taken with interrupts off by the _irq lock.
-    unsafe { bindings::rust_helper_spin_unlock_irq(lock) };
+    drop(lock);
     perfc::crank(XenStat::Policy(Stat::UnitInsert));
 }
 
@@ -343,18 +328,11 @@ pub unsafe extern "C" fn null_rs_unit_remove(ops: *const scheduler, unit_ptr: *m
     // SAFETY: live unit (contract).
     let u = unsafe { unit(unit_ptr) };
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
-    // SAFETY: live unit.
-    let lock = unsafe { bindings::rust_helper_unit_schedule_lock_irq(u.as_ptr()) };
-    {
-        // SAFETY: interrupts are off since unit_schedule_lock_irq.
-        let irqs = unsafe { IrqsOff::assume() };
-        // SAFETY: ours; the unit's runqueue lock is held.
-        let env = unsafe { XenEnv::new(ops, irqs) };
-        policy::remove(&env, u);
-        check::after_hook(&env, &[u.master()]);
-    }
-    // SAFETY: we hold `lock`, taken for this unit with _irq.
-    unsafe { bindings::rust_helper_unit_schedule_unlock_irq(lock, u.as_ptr()) };
+    let lock = UnitLockIrq::new(u);
+    // SAFETY: ours; the unit's runqueue lock is held.
+    let env = unsafe { XenEnv::new(ops, lock.held()) };
+    policy::remove(&env, u);
+    check::after_hook(&env, &[u.master()]);
 }
 
 /// `wake`.
@@ -397,19 +375,10 @@ pub unsafe extern "C" fn null_rs_res_pick(
     // SAFETY: Xen picks with the unit's runqueue lock held, IRQs off.
     let (env, u) = unsafe { locked_unit(ops, unit_ptr) };
     debug_assert!(
-        // SAFETY: a valid lock pointer of a live resource.
-        unsafe { bindings::_spin_is_locked(u.res().schedule_lock()) } != 0,
+        u.res().schedule_lock_is_locked(),
         "spin_is_locked(get_sched_res(cpu)->schedule_lock)"
     );
-    Resource::of(pick_res(&env, u)).as_ptr()
-}
-
-/// [`policy::pick_res`], the one copy shared by `pick_resource` and
-/// `insert_unit`. (Built for speed it was 92 bytes larger and one
-/// instruction per pick faster.)
-#[inline(never)]
-fn pick_res(env: &XenEnv<'_>, u: Unit) -> u32 {
-    policy::pick_res(env, u)
+    Resource::of(policy::pick_res(&env, u)).as_ptr()
 }
 
 /// `migrate`.
@@ -446,8 +415,8 @@ pub unsafe extern "C" fn null_rs_unit_migrate(
 pub unsafe extern "C" fn null_rs_adjust_affinity(
     ops: *const scheduler,
     unit_ptr: *mut sched_unit,
-    hard: *const bindings::cpumask_t,
-    soft: *const bindings::cpumask_t,
+    hard: *const cpumask_t,
+    soft: *const cpumask_t,
 ) {
     // SAFETY: live unit (contract).
     let u = unsafe { unit(unit_ptr) };
@@ -463,11 +432,9 @@ pub unsafe extern "C" fn null_rs_adjust_affinity(
     if !nvc.waitq_elem.is_linked() {
         return;
     }
-    // SAFETY: a queued unit is inserted, so Xen holds its runqueue lock,
-    // taken _irq/_irqsave (contract).
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours, and the unit's runqueue lock is held.
-    let env = unsafe { XenEnv::new(ops, irqs) };
+    // SAFETY: ours; a queued unit is inserted, so Xen holds its runqueue
+    // lock, taken _irq/_irqsave (contract).
+    let env = unsafe { XenEnv::new(ops, RunqHeld::assume()) };
     // SAFETY: Xen's masks are valid for the call, or NULL (contract).
     let (hard, soft) = unsafe { (mask_arg(hard), mask_arg(soft)) };
     policy::adjust_affinity(&env, u, hard, soft);
@@ -477,7 +444,7 @@ pub unsafe extern "C" fn null_rs_adjust_affinity(
 ///
 /// # Safety
 /// `p` is NULL or a valid `cpumask_t` for `'a`.
-unsafe fn mask_arg<'a>(p: *const bindings::cpumask_t) -> Option<&'a CpuMask> {
+unsafe fn mask_arg<'a>(p: *const cpumask_t) -> Option<&'a CpuMask> {
     // SAFETY: per the contract.
     (!p.is_null()).then(|| unsafe { CpuMask::from_raw(p) })
 }
@@ -514,16 +481,11 @@ pub unsafe extern "C" fn null_rs_schedule(
     // tell apart from per-CPU data), for the idle unit at the end.
     let cur_res = Resource::of(cur_cpu);
     #[cfg(xen_debug)]
-    {
-        // SAFETY: `current` is the running vCPU, whose unit is live.
-        let cur = unsafe { unit((*bindings::rust_helper_get_current()).sched_unit) };
-        unit_check(cur);
-    }
-    // SAFETY: Xen schedules with the runqueue lock held, IRQs off.
-    let irqs = unsafe { IrqsOff::assume() };
-    // SAFETY: ours; Xen holds this resource's runqueue lock.
+    unit_check(Unit::current());
+    // SAFETY: ours; Xen schedules with this resource's runqueue lock held,
+    // IRQs off.
     let next = policy::schedule(
-        &unsafe { XenEnv::new(ops, irqs) },
+        &unsafe { XenEnv::new(ops, RunqHeld::assume()) },
         cur_cpu,
         tasklet_work_scheduled,
     );

@@ -3,9 +3,9 @@
 
 use core::ptr;
 
-use crate::bindings::{gcc, scheduler};
 use crate::sched::dump::{null_rs_dump, null_rs_dump_pcpu};
 use crate::sched::hooks::*;
+use crate::xen::ffi::{scheduler, XEN_SCHEDULER_NULL};
 
 /// A hook table Xen reads (and copies, in `scheduler_alloc()`).
 #[repr(transparent)]
@@ -20,7 +20,7 @@ unsafe impl Sync for SchedulerDef {}
 pub static sched_null_def: SchedulerDef = SchedulerDef(scheduler {
     name: c"null Scheduler".as_ptr(),
     opt_name: c"null".as_ptr(),
-    sched_id: gcc::XEN_SCHEDULER_NULL as u32,
+    sched_id: XEN_SCHEDULER_NULL,
     sched_data: ptr::null_mut(),
     cpupool: ptr::null_mut(),
 

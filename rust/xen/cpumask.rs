@@ -27,6 +27,13 @@ impl CpuMask {
     }
 }
 
+impl CpuMask {
+    /// For C (`%*pbl`).
+    pub fn as_ptr(&self) -> *const bindings::cpumask_t {
+        self.0.get()
+    }
+}
+
 impl Bits for CpuMask {
     #[inline]
     fn nwords(&self) -> usize {

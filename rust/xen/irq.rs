@@ -1,13 +1,18 @@
 //! Interrupt state.
 
+use core::marker::PhantomData;
+
 use crate::bindings;
 
-/// Proof that local interrupts are disabled on this pCPU, as they are in
-/// every hook Xen calls with a runqueue lock taken `_irq`/`_irqsave`.
+/// Proof that local interrupts are disabled on this pCPU, for as long as
+/// `'a`: borrowed from a guard that turned them off
+/// ([`IrqSaveGuard::irqs_off`](crate::xen::spinlock::IrqSaveGuard::irqs_off),
+/// [`RunqHeld::irqs_off`](crate::xen::runq::RunqHeld::irqs_off)), or
+/// assumed once by a hook Xen calls with them off.
 #[derive(Clone, Copy)]
-pub struct IrqsOff(());
+pub struct IrqsOff<'a>(PhantomData<&'a ()>);
 
-impl IrqsOff {
+impl IrqsOff<'_> {
     /// Assert (in debug builds, like null.c's `ASSERT`) and record that
     /// interrupts are off.
     ///
@@ -16,7 +21,7 @@ impl IrqsOff {
     /// used.
     pub unsafe fn assume() -> Self {
         debug_assert!(!local_irq_is_enabled(), "!local_irq_is_enabled()");
-        IrqsOff(())
+        IrqsOff(PhantomData)
     }
 }
 

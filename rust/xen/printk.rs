@@ -39,3 +39,14 @@ macro_rules! dprintk {
     };
 }
 pub(crate) use dprintk;
+
+/// `panic("fmt", args...)`: Xen's panic with a C format string, as
+/// [`printk!`]; does not return.
+macro_rules! xen_panic {
+    ($fmt:expr $(, $arg:expr)* $(,)?) => {
+        // SAFETY: the format is NUL-terminated; the caller's arguments match
+        // its conversions (checked by review at each call site).
+        unsafe { $crate::bindings::panic(concat!($fmt, "\0").as_ptr().cast() $(, $arg)*) }
+    };
+}
+pub(crate) use xen_panic;

@@ -24,3 +24,41 @@ pub fn processor_id() -> u32 {
     );
     id
 }
+
+/// `nr_cpu_ids`: set before the first scheduler is initialised (x86
+/// `set_nr_cpu_ids()`, Arm's `start_xen()`), never changed after.
+#[inline]
+pub fn nr_cpu_ids() -> u32 {
+    // SAFETY: a plain global, written once at boot before any scheduler
+    // exists.
+    unsafe { crate::bindings::nr_cpu_ids }
+}
+
+/// `per_cpu(cpu_sibling_mask, cpu)`, for the dump.
+pub fn sibling_mask(cpu: u32) -> &'static crate::xen::cpumask::CpuMask {
+    // SAFETY: a valid pCPU's topology mask, allocated while it exists.
+    unsafe {
+        crate::xen::cpumask::CpuMask::from_raw(crate::bindings::rust_helper_cpu_sibling_mask(cpu))
+    }
+}
+
+/// `per_cpu(cpu_core_mask, cpu)`, for the dump.
+pub fn core_mask(cpu: u32) -> &'static crate::xen::cpumask::CpuMask {
+    // SAFETY: as for sibling_mask().
+    unsafe {
+        crate::xen::cpumask::CpuMask::from_raw(crate::bindings::rust_helper_cpu_core_mask(cpu))
+    }
+}
+
+/// `get_random()`.
+#[inline]
+pub fn random() -> u32 {
+    // SAFETY: get_random() has no precondition.
+    unsafe { crate::bindings::get_random() }
+}
+
+/// `system_state < SYS_STATE_active`: Xen is still booting.
+pub fn booting() -> bool {
+    // SAFETY: a plain global, written as boot progresses; read racily.
+    unsafe { crate::bindings::system_state < crate::bindings::SYS_STATE_active }
+}

@@ -6,12 +6,15 @@
 //! rules govern is a real `spinlock_t`, taken through Xen's own functions.
 
 use core::cell::UnsafeCell;
-use core::ops::Deref;
+use core::ops::{Deref, DerefMut};
 
 use crate::bindings;
 use crate::xen::irq::IrqsOff;
 
 /// Data of type `T` protected by a Xen `spinlock_t`.
+///
+/// A guard gives `&mut T`: the lock grants exclusive access, so the data
+/// needs no interior mutability of its own.
 ///
 /// # Invariants
 /// `raw` was initialised with `spin_lock_init`; `data` is only accessed by
@@ -19,7 +22,7 @@ use crate::xen::irq::IrqsOff;
 #[repr(C)]
 pub struct SpinLock<T> {
     raw: UnsafeCell<bindings::spinlock_t>,
-    data: T,
+    data: UnsafeCell<T>,
 }
 
 // SAFETY: access to `data` is serialised by the Xen spinlock.
@@ -36,7 +39,7 @@ impl<T> SpinLock<T> {
         let raw = unsafe { core::mem::zeroed() };
         Self {
             raw: UnsafeCell::new(raw),
-            data,
+            data: UnsafeCell::new(data),
         }
     }
 
@@ -56,8 +59,9 @@ impl<T> SpinLock<T> {
     }
 
     /// `spin_lock()`, for a lock only ever taken with interrupts off (the
-    /// waitqueue lock, nested in runqueue locks).
-    pub fn lock(&self, _irqs_off: IrqsOff) -> Guard<'_, T> {
+    /// waitqueue lock, nested in a runqueue lock or the irqsave private
+    /// lock, whose guards lend the token).
+    pub fn lock(&self, _irqs_off: IrqsOff<'_>) -> Guard<'_, T> {
         // SAFETY: `raw` is initialised (invariant).
         unsafe { bindings::rust_helper_spin_lock(self.raw.get()) };
         Guard { lock: self }
@@ -70,10 +74,27 @@ pub struct IrqSaveGuard<'a, T> {
     flags: core::ffi::c_ulong,
 }
 
+impl<T> IrqSaveGuard<'_, T> {
+    /// Interrupts are off while this lock is held.
+    pub fn irqs_off(&self) -> IrqsOff<'_> {
+        // SAFETY: taken with spin_lock_irqsave(), so interrupts stay off
+        // until the guard drops, which the borrow outlives.
+        unsafe { IrqsOff::assume() }
+    }
+}
+
 impl<T> Deref for IrqSaveGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.lock.data
+        // SAFETY: we hold the lock (type invariant of SpinLock).
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for IrqSaveGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: we hold the lock, and this guard is its only holder.
+        unsafe { &mut *self.lock.data.get() }
     }
 }
 
@@ -92,7 +113,15 @@ pub struct Guard<'a, T> {
 impl<T> Deref for Guard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.lock.data
+        // SAFETY: we hold the lock (type invariant of SpinLock).
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: we hold the lock, and this guard is its only holder.
+        unsafe { &mut *self.lock.data.get() }
     }
 }
 

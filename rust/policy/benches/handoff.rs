@@ -13,9 +13,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use null_model::Model;
 use null_policy::affinity::BalanceStep;
-use null_policy::hooks::{self, Env, Insert, Waitq};
-use null_policy::model::Model;
+use null_policy::hooks::{self, Env, Waitq};
+use null_policy::waitq::Fifo;
 
 const NR: u32 = 4096;
 const W: usize = 64;
@@ -80,13 +81,7 @@ fn profile(rng: &mut Rng, restricted: bool) -> (Mask, Mask) {
 
 /// `insert_unit`, as Xen calls it.
 fn insert(m: &M, u: usize) {
-    loop {
-        let cpu = hooks::pick_res(m, u);
-        m.units[u].master.set(cpu);
-        if hooks::insert_place(m, u) != Insert::Retry {
-            return;
-        }
-    }
+    m.insert_unit(u, u32::MAX);
 }
 
 /// A machine with every pCPU busy and `n` waiting units; `single_list`:
@@ -94,7 +89,7 @@ fn insert(m: &M, u: usize) {
 fn setup(mix: Mix, n: usize, single_list: bool) -> M {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
     let mut m = M::with_words(NR);
-    m.waitq.single_list = single_list;
+    m.waitq.get_mut().single_list = single_list;
     for _ in 0..NR {
         let u = m.add_unit([!0; W], [!0; W], 0);
         insert(&m, u);
@@ -124,7 +119,7 @@ fn linear_deassign(m: &M, a: usize) {
     m.mark_free(cpu, true);
     m.with_waitq(|wq| {
         for step in [BalanceStep::Soft, BalanceStep::Hard] {
-            let found = wq.find_first(|w| {
+            let found = Fifo::new(&*wq).map(|(w, _)| w).find(|&w| {
                 let aff = m.affinity(w);
                 (step == BalanceStep::Hard || aff.has_soft_affinity()) && aff.allows(cpu, step)
             });

@@ -17,6 +17,19 @@ pub enum BalanceStep {
     Hard = 1,
 }
 
+/// `soft_aff_effective` as Xen's `sched_set_affinity()` computes it from
+/// new masks: soft affinity does not cover hard affinity
+/// (`!cpumask_subset(hard, soft)`) but meets it
+/// (`cpumask_intersects(soft, hard)`); `nr` is `nr_cpu_ids`.
+pub fn soft_aff_effective<H, S>(hard: &H, soft: &S, nr: u32) -> bool
+where
+    H: Bits + ?Sized,
+    S: Bits + ?Sized,
+{
+    let span = Span::new(nr, hard.nwords().min(soft.nwords()));
+    !mask::subset(hard, soft, span) && !mask::is_empty(span, |i| hard.word(i) & soft.word(i))
+}
+
 /// The masks that constrain where one unit may run.
 pub struct Affinity<'a, M: Bits + ?Sized> {
     /// `unit->cpu_hard_affinity`.
@@ -34,17 +47,11 @@ pub struct Affinity<'a, M: Bits + ?Sized> {
 }
 
 impl<'a, M: Bits + ?Sized> Affinity<'a, M> {
-    /// The affinity of a unit, `nr` being `nr_cpu_ids`.
+    /// The affinity of a unit, `nr` being `nr_cpu_ids` and `span` its
+    /// words in masks of this kind (`Span::new(nr, words)`: computed once,
+    /// as `nr_cpu_ids` does not change once Xen has booted).
     #[inline]
-    pub fn new(hard: &'a M, soft: &'a M, soft_effective: bool, pool: &'a M, nr: u32) -> Self {
-        let nwords = hard.nwords().min(soft.nwords()).min(pool.nwords());
-        Self::with_span(hard, soft, soft_effective, pool, nr, Span::new(nr, nwords))
-    }
-
-    /// [`Affinity::new`] with its `span` computed beforehand: `nr_cpu_ids`
-    /// does not change once Xen has booted.
-    #[inline]
-    pub fn with_span(
+    pub fn new(
         hard: &'a M,
         soft: &'a M,
         soft_effective: bool,
@@ -150,7 +157,7 @@ mod tests {
         pool: &'a [u64; 1],
         eff: bool,
     ) -> Affinity<'a, [u64; 1]> {
-        Affinity::new(hard, soft, eff, pool, 8)
+        Affinity::new(hard, soft, eff, pool, 8, Span::new(8, 1))
     }
 
     #[test]

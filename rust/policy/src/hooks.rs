@@ -7,184 +7,12 @@
 //! to be held; the waitqueue lock is taken through [`Env::with_waitq`],
 //! always inside a runqueue lock, as null.c's lock order requires.
 
-use crate::affinity::{Affinity, BalanceStep};
+use crate::affinity::BalanceStep;
+pub use crate::env::{Env, Event, Stat};
 use crate::handoff::{self, Handoff};
 use crate::mask::{self, Bits};
 use crate::pick::{self, Slot};
 pub use crate::waitq::{Class, Waitq};
-
-/// Something the scheduler reports: a xentrace record and/or a debug log
-/// line of null.c.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event<U> {
-    /// `TRC_SNULL_PICKED_CPU`.
-    PickedCpu {
-        /// The unit placed.
-        unit: U,
-        /// The pCPU chosen.
-        cpu: u32,
-    },
-    /// `TRC_SNULL_UNIT_ASSIGN` and "`cpu` <-- dXvY".
-    Assign {
-        /// The unit assigned.
-        unit: U,
-        /// Its pCPU.
-        cpu: u32,
-    },
-    /// `TRC_SNULL_UNIT_DEASSIGN` and "`cpu` <-- NULL (dXvY)".
-    Deassign {
-        /// The unit removed from the pCPU.
-        unit: U,
-        /// The pCPU now free.
-        cpu: u32,
-    },
-    /// `TRC_SNULL_MIGRATE`.
-    Migrate {
-        /// The unit.
-        unit: U,
-        /// Its pCPU before.
-        from: u32,
-        /// The pCPU it is sent to.
-        to: u32,
-    },
-    /// `TRC_SNULL_SCHEDULE`.
-    Schedule {
-        /// The pCPU running the scheduler (`smp_processor_id()`).
-        cpu: u32,
-        /// Whether tasklet work is pending.
-        tasklet: bool,
-        /// The unit assigned to the resource, if any.
-        assigned: Option<U>,
-    },
-    /// `TRC_SNULL_TASKLET`.
-    Tasklet,
-    /// "WARNING: dXvY not assigned to any CPU!" from insert and migrate.
-    NotAssigned {
-        /// The unit left waiting.
-        unit: U,
-    },
-    /// The same warning from wake, which null.c prints with `d%dv%d`.
-    NotAssignedOnWake {
-        /// The unit left waiting.
-        unit: U,
-    },
-}
-
-/// The `SCHED_STAT_CRANK` counters null.c increments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)] // Each is the Xen perf counter of the same name.
-pub enum Stat {
-    UnitInsert,
-    UnitRemove,
-    UnitWakeRunning,
-    UnitWakeOnrunq,
-    UnitWakeRunnable,
-    UnitWakeNotRunnable,
-    UnitSleep,
-    MigrateRunning,
-    MigrateOnRunq,
-    Migrated,
-    Schedule,
-}
-
-/// What the scheduler sees of Xen, and the state it owns.
-///
-/// The hypervisor layer implements this over Xen's structures; the host
-/// model implements it over plain data. Methods take `&self`: the state is
-/// shared between pCPUs and its protection is by lock, as documented per
-/// method.
-pub trait Env {
-    /// A unit handle (`struct sched_unit *`).
-    type Unit: Copy + Eq;
-    /// A CPU mask of Xen (`cpumask_t`).
-    type Mask: Bits + ?Sized;
-    /// The mask of free pCPUs.
-    type Free: Bits + ?Sized;
-    /// The waitqueue, as seen with its lock held.
-    type Waitq: Waitq<Unit = Self::Unit>;
-    /// Proof that a runqueue lock taken with [`Env::trylock_master`] is held;
-    /// dropping it unlocks.
-    type RunqGuard;
-
-    /// `nr_cpu_ids`.
-    fn nr_cpu_ids(&self) -> u32;
-    /// The affinity masks of a unit. Caller holds the unit's runqueue lock
-    /// or the waitqueue lock (as null.c does when scanning the waitqueue).
-    fn affinity(&self, unit: Self::Unit) -> Affinity<'_, Self::Mask>;
-    /// `is_unit_online()`.
-    fn is_online(&self, unit: Self::Unit) -> bool;
-    /// `unit_runnable()`.
-    fn is_runnable(&self, unit: Self::Unit) -> bool;
-    /// `unit_runnable_state()`: also records each vCPU's next run state.
-    fn runnable_state(&self, unit: Self::Unit) -> bool;
-    /// `sched_unit_master()`.
-    fn master(&self, unit: Self::Unit) -> u32;
-    /// `sched_set_res(unit, get_sched_res(cpu))`.
-    fn set_res(&self, unit: Self::Unit, cpu: u32);
-    /// `curr_on_cpu()`: the unit running on `cpu`, possibly the idle unit
-    /// (which is never a unit the policy is asked about).
-    fn curr_on_cpu(&self, cpu: u32) -> Option<Self::Unit>;
-    /// `sched_get_resource_cpu()`.
-    fn resource_master(&self, cpu: u32) -> u32;
-    /// `get_random()`.
-    fn random(&self) -> u32;
-
-    /// The unit assigned to `cpu` (`npc->unit`); caller holds `cpu`'s
-    /// runqueue lock (or the waitqueue lock, for a racy read as in null.c).
-    fn slot(&self, cpu: u32) -> Option<Self::Unit>;
-    /// Set `npc->unit` of `cpu`; caller holds `cpu`'s runqueue lock.
-    fn set_slot(&self, cpu: u32, unit: Option<Self::Unit>);
-    /// The pCPUs with no unit (`prv->cpus_free`).
-    fn free(&self) -> &Self::Free;
-    /// Mark `cpu` free or not; caller holds `cpu`'s runqueue lock.
-    fn mark_free(&self, cpu: u32, free: bool);
-    /// Whether the unit is in the waitqueue (`!list_empty(&nvc->waitq_elem)`);
-    /// caller holds the unit's runqueue lock.
-    fn is_queued(&self, unit: Self::Unit) -> bool;
-    /// Run `f` with the waitqueue lock held.
-    fn with_waitq<R>(&self, f: impl FnOnce(&Self::Waitq) -> R) -> R;
-    /// Lock the runqueue of the unit's master pCPU, for a hand-off that is
-    /// about to point the unit at another pCPU; the caller holds the
-    /// runqueue locks of the pCPUs (resource masters) in `held`. `None` if
-    /// `pcpu_schedule_trylock()` fails. If the unit's lock *is* one of
-    /// those held, the guard just records that: null.c asserts this cannot
-    /// happen in `null_schedule()`, but it does when a unit wakes on its
-    /// free pCPU outside its soft affinity (see `tests/props.rs`), and
-    /// trylocking a held lock would fail forever.
-    fn trylock_master(&self, unit: Self::Unit, held: &[u32]) -> Option<Self::RunqGuard>;
-    /// The unit assigned to `cpu` if `cpu` is (still) one of this
-    /// scheduler's pCPUs, `None` if it is not: for the debug checks
-    /// ([`crate::check`]), which must never dereference the private data
-    /// of a pCPU Xen is taking away (`schedule_cpu_rm()` clears it before
-    /// it calls `deinit_pdata`). Caller holds `cpu`'s runqueue lock.
-    fn owned_slot(&self, cpu: u32) -> Option<Option<Self::Unit>>;
-
-    /// `cpu_raise_softirq(cpu, SCHEDULE_SOFTIRQ)`.
-    fn raise_softirq(&self, cpu: u32);
-    /// `cpumask_raise_softirq(mask, SCHEDULE_SOFTIRQ)` for the mask whose
-    /// words are `word(0..nwords)`. Caller holds `scratch_cpu`'s runqueue
-    /// lock, so that pCPU's scratch mask may be used to build it.
-    fn raise_softirq_mask(&self, scratch_cpu: u32, nwords: usize, word: impl Fn(usize) -> u64);
-    /// Report a trace record / log line.
-    fn event(&self, event: Event<Self::Unit>);
-    /// Whether reporting an [`Event::Schedule`] or [`Event::Tasklet`] has
-    /// any effect (xentrace is on); when it has none, [`schedule`] may skip
-    /// building them.
-    #[inline]
-    fn tracing(&self) -> bool {
-        true
-    }
-    /// `SCHED_STAT_CRANK`.
-    fn stat(&self, stat: Stat);
-    /// `SCHED_STAT_CRANK` of a counter that takes work to choose: `which`
-    /// only runs if counters are kept at all (without
-    /// `CONFIG_PERF_COUNTERS`, C's compiler drops the choice with the
-    /// crank). `which` must have no effect besides its result.
-    #[inline]
-    fn stat_with(&self, which: impl FnOnce() -> Stat) {
-        self.stat(which());
-    }
-}
 
 fn slot_of<E: Env>(env: &E, unit: E::Unit, cpu: u32) -> Slot {
     match env.slot(cpu) {
@@ -197,10 +25,13 @@ fn slot_of<E: Env>(env: &E, unit: E::Unit, cpu: u32) -> Slot {
 /// `pick_res()`: the pCPU for `unit`. Caller holds the runqueue lock of the
 /// unit's current master pCPU.
 ///
+/// Out of line: one copy serves `pick_resource` and [`insert`] (built for
+/// speed it was 92 bytes larger and one instruction per pick faster).
+///
 /// # Panics
 /// If the unit's hard affinity and its pool have no pCPU in common, which
 /// Xen never lets happen (null.c would index past `nr_cpu_ids`).
-#[inline]
+#[inline(never)]
 pub fn pick_res<E: Env>(env: &E, unit: E::Unit) -> u32 {
     let cpu = env.master(unit);
     let picked = pick::pick_cpu(
@@ -306,15 +137,38 @@ fn offer_trylocked<E: Env>(
 pub enum Insert {
     /// The unit got its pCPU.
     Assigned,
-    /// The picked pCPU was taken meanwhile but others are free: pick again.
+    /// The picked pCPU was taken meanwhile but others are free: pick again
+    /// ([`insert_place`] only; [`insert`] does).
     Retry,
     /// No allowed pCPU is free: the unit waits.
     Queued,
+    /// The unit's vCPU is offline: nothing to place ([`insert`] only).
+    Offline,
+}
+
+/// `null_unit_insert()`. The caller holds the unit's runqueue lock, taken
+/// IRQs off; `relock` releases it and takes the unit's lock again (IRQs
+/// staying off), which after `sched_set_res()` is the new master pCPU's.
+/// Returns how the unit was placed; the caller's lock is then the unit's.
+pub fn insert<E: Env>(env: &E, unit: E::Unit, mut relock: impl FnMut()) -> Insert {
+    if !env.is_online(unit) {
+        return Insert::Offline;
+    }
+    loop {
+        env.set_res(unit, pick_res(env, unit));
+        // The unit's master pCPU, hence its lock, may have changed.
+        relock();
+        match insert_place(env, unit) {
+            Insert::Retry => continue,
+            placed => return placed,
+        }
+    }
 }
 
 /// The second half of `null_unit_insert()`, after `sched_set_res(unit,
 /// pick_res())` and relocking: the caller holds the runqueue lock of the
-/// unit's (new) master pCPU.
+/// unit's (new) master pCPU. [`insert`] loops over it; public for tests
+/// that drive one step.
 pub fn insert_place<E: Env>(env: &E, unit: E::Unit) -> Insert {
     let cpu = env.master(unit);
     if env.slot(cpu).is_none() {
@@ -352,7 +206,7 @@ pub fn remove<E: Env>(env: &E, unit: E::Unit) {
         let cpu = env.master(unit);
         unit_deassign(env, unit, &[cpu]);
     }
-    env.stat(Stat::UnitRemove);
+    env.stat(|| Stat::UnitRemove);
 }
 
 /// `null_unit_wake()`; caller holds the unit's runqueue lock, IRQs off.
@@ -360,15 +214,15 @@ pub fn wake<E: Env>(env: &E, unit: E::Unit) {
     let cpu = env.master(unit);
 
     if env.curr_on_cpu(cpu) == Some(unit) {
-        env.stat(Stat::UnitWakeRunning);
+        env.stat(|| Stat::UnitWakeRunning);
         return;
     }
     if env.is_queued(unit) {
         // Not exactly "on runq", but close enough for reusing the counter.
-        env.stat(Stat::UnitWakeOnrunq);
+        env.stat(|| Stat::UnitWakeOnrunq);
         return;
     }
-    env.stat_with(|| {
+    env.stat(|| {
         if env.is_runnable(unit) {
             Stat::UnitWakeRunnable
         } else {
@@ -425,7 +279,7 @@ pub fn sleep<E: Env>(env: &E, unit: E::Unit) {
     if !tickled && env.curr_on_cpu(cpu) == Some(unit) {
         env.raise_softirq(cpu);
     }
-    env.stat(Stat::UnitSleep);
+    env.stat(|| Stat::UnitSleep);
 }
 
 /// `null_unit_migrate()`; caller holds the runqueue locks of the unit's
@@ -455,11 +309,11 @@ pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
     // Leaving an assigned pCPU frees it for a waiting unit.
     if env.slot(from) == Some(unit) {
         unit_deassign(env, unit, &[from, new_cpu]);
-        env.stat(Stat::MigrateRunning);
+        env.stat(|| Stat::MigrateRunning);
     } else if env.is_queued(unit) {
-        env.stat(Stat::MigrateOnRunq);
+        env.stat(|| Stat::MigrateOnRunq);
     }
-    env.stat(Stat::Migrated);
+    env.stat(|| Stat::Migrated);
 
     if !env.is_online(unit) {
         // An offline unit is neither assigned nor waiting.
@@ -470,7 +324,7 @@ pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
     } else {
         let class = Class::of(&env.affinity(unit));
         env.with_waitq(|wq| {
-            if !env.is_queued(unit) {
+            if !wq.contains(unit) {
                 wq.push_back(unit, class);
                 env.event(Event::NotAssigned { unit });
             }
@@ -490,6 +344,10 @@ pub fn migrate<E: Env>(env: &E, unit: E::Unit, new_cpu: u32) {
 /// Nothing is placed or moved: a waiting unit only changes list, keeping
 /// its FIFO position, so that the hand-off scans ([`handoff::offer`]) keep
 /// asking exactly the units null.c's would, in the same order.
+///
+/// Out of line: the hook's common path (the unit is not queued) then needs
+/// no registers for the re-filing.
+#[inline(never)]
 pub fn adjust_affinity<E: Env>(
     env: &E,
     unit: E::Unit,
@@ -519,7 +377,7 @@ pub enum Next<U> {
 /// the resource `cur_cpu` belongs to, IRQs off.
 pub fn schedule<E: Env>(env: &E, cur_cpu: u32, tasklet_work: bool) -> Next<E::Unit> {
     let sched_cpu = env.resource_master(cur_cpu);
-    env.stat(Stat::Schedule);
+    env.stat(|| Stat::Schedule);
 
     let assigned = env.slot(sched_cpu);
     // The usual schedule: the pCPU has its unit, no tasklet work, nothing

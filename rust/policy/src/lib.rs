@@ -7,25 +7,24 @@
 //! scheduler takes one more unit ([`admission`]).
 //! The crate knows nothing of Xen's memory: it works through the [`Env`]
 //! trait, which the hypervisor layer implements over Xen's structures (with
-//! the right locks held) and the host tests implement over a plain model.
+//! the right locks held) and the host model (`null-model`, a dev-dependency)
+//! implements over plain data for the tests.
 //!
-//! [`Env`]: hooks::Env
+//! [`Env`]: env::Env
 
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(any(test, feature = "model"))]
+#[cfg(test)]
 extern crate std;
 
 pub mod admission;
 pub mod affinity;
 pub mod check;
+pub mod env;
 pub mod handoff;
 pub mod hooks;
 pub mod mask;
 pub mod pick;
 pub mod waitq;
-
-#[cfg(any(test, feature = "model"))]
-pub mod model;

@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn a<'a>(hard: &'a [u64; 1], soft: &'a [u64; 1], pool: &'a [u64; 1]) -> Affinity<'a, [u64; 1]> {
-        Affinity::new(hard, soft, true, pool, 8)
+        Affinity::new(hard, soft, true, pool, 8, crate::mask::Span::new(8, 1))
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! when the oldest unrestricted unit may run on the pCPU, is at most the
 //! restricted units queued before it and that one.
 
-use crate::affinity::Affinity;
+use crate::affinity::{soft_aff_effective, Affinity};
 use crate::mask::{self, Bits, Span};
 
 /// Which of the waitqueue's two FIFOs a waiting unit is on.
@@ -52,14 +52,12 @@ impl Class {
         H: Bits + ?Sized,
         S: Bits + ?Sized,
     {
-        let span = Span::new(nr, hard.nwords().min(soft.nwords()));
-        let effective = !mask::subset(hard, soft, span)
-            && !mask::is_empty(span, |i| hard.word(i) & soft.word(i));
-        Class::of_masks(hard, effective, nr)
+        Class::of_masks(hard, soft_aff_effective(hard, soft, nr), nr)
     }
 }
 
-/// The waitqueue, as seen with its lock held.
+/// The waitqueue, as seen with its lock held: changed through `&mut`,
+/// which only the lock's guard gives.
 ///
 /// # Invariants
 /// - Each list is in increasing [`Waitq::seq`] order, and every waiting
@@ -81,24 +79,37 @@ pub trait Waitq {
     fn class(&self, unit: Self::Unit) -> Class;
     /// The enqueue number of `unit` (queued).
     fn seq(&self, unit: Self::Unit) -> u64;
+    /// Whether `unit` is queued.
+    fn contains(&self, unit: Self::Unit) -> bool;
     /// Append a unit that is not queued to the list of `class`, with the
     /// next enqueue number.
-    fn push_back(&self, unit: Self::Unit, class: Class);
+    fn push_back(&mut self, unit: Self::Unit, class: Class);
     /// Remove a unit; nothing happens if it is not queued (`list_del_init`).
-    fn remove(&self, unit: Self::Unit);
-    /// Move a queued unit to the list of `class`, keeping its enqueue
-    /// number (so its FIFO position); nothing happens if it is not queued.
-    fn reclassify(&self, unit: Self::Unit, class: Class);
+    fn remove(&mut self, unit: Self::Unit);
+    /// Move a queued unit from its list to the list of `class`, before
+    /// `before` (a unit on that list) or at its tail, keeping its enqueue
+    /// number. List mechanics only: [`Waitq::reclassify`] chooses where.
+    fn move_before(&mut self, unit: Self::Unit, class: Class, before: Option<Self::Unit>);
     /// Whether no unit waits.
     fn is_empty(&self) -> bool;
 
-    /// The first waiting unit in FIFO order for which `f` returns true.
-    /// `f` must not change the waitqueue.
-    fn find_first(&self, mut f: impl FnMut(Self::Unit) -> bool) -> Option<Self::Unit>
-    where
-        Self: Sized,
-    {
-        Fifo::new(self).map(|(u, _)| u).find(|&u| f(u))
+    /// Move a queued unit to the list of `class`, keeping its enqueue
+    /// number (so its FIFO position); nothing happens if it is not queued
+    /// or already there.
+    fn reclassify(&mut self, unit: Self::Unit, class: Class) {
+        if !self.contains(unit) || self.class(unit) == class {
+            return;
+        }
+        // INVARIANT: back in enqueue order, before the first younger unit.
+        let seq = self.seq(unit);
+        let mut before = self.head(class);
+        while let Some(b) = before {
+            if self.seq(b) > seq {
+                break;
+            }
+            before = self.next(b);
+        }
+        self.move_before(unit, class, before);
     }
 }
 
@@ -117,8 +128,8 @@ impl<'a, W: Waitq> Fifo<'a, W> {
     }
 
     /// [`Fifo::new`], `restricted` being `waitq.head(Class::Restricted)`,
-    /// already read by the caller.
-    pub fn with_restricted_head(waitq: &'a W, restricted: Option<W::Unit>) -> Self {
+    /// already read by the caller (the hand-off's soft step).
+    pub(crate) fn with_restricted_head(waitq: &'a W, restricted: Option<W::Unit>) -> Self {
         Fifo {
             waitq,
             restricted,

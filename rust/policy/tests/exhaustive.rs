@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::oracle::Oracle;
 use common::{apply, check, enabled, Known, Op};
-use null_policy::model::{mask_of, Model};
+use null_model::{mask_of, Model};
 
 const NR: u32 = 3;
 

@@ -7,10 +7,10 @@
 
 use std::collections::VecDeque;
 
+use null_model::{mask_of, Mask, Model};
 use null_policy::affinity::BalanceStep;
 use null_policy::handoff::{offer, Handoff};
 use null_policy::hooks::{Class, Env, Waitq};
-use null_policy::model::{mask_of, Mask, Model};
 use proptest::prelude::*;
 
 /// null.c's scan (with patch 0009): soft step then hard step, each over the
@@ -109,12 +109,12 @@ proptest! {
             match op {
                 QOp::Push(u) => {
                     if !fifo.contains(u) {
-                        m.waitq.push_back(*u, Class::of(&m.affinity(*u)));
+                        m.waitq.borrow_mut().push_back(*u, Class::of(&m.affinity(*u)));
                         fifo.push_back(*u);
                     }
                 }
                 QOp::Remove(u) => {
-                    m.waitq.remove(*u);
+                    m.waitq.borrow_mut().remove(*u);
                     fifo.retain(|w| w != u);
                 }
                 QOp::SetAffinity(u, h, s) => {
@@ -126,7 +126,7 @@ proptest! {
             let contended = &c.contended[i % c.contended.len()];
             for cpu in 0..c.nr {
                 let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-                let got = offer(&m.waitq, |w| m.affinity(w), cpu, |w| {
+                let got = offer(&*m.waitq.borrow(), |w| m.affinity(w), cpu, |w| {
                     ours.push(w);
                     !contended.contains(&w)
                 });

@@ -1,19 +1,12 @@
 //! null.c's behaviour, hook by hook, on the host model.
 
+use null_model::{mask_of, Model};
 use null_policy::hooks::{self, Class, Env, Event, Insert, Next, Waitq};
 use null_policy::mask::Bits;
-use null_policy::model::{mask_of, Model};
 
 /// Insert as Xen does: pick, point the unit there, then place it.
 fn insert(m: &Model, u: usize) -> Insert {
-    loop {
-        let cpu = hooks::pick_res(m, u);
-        m.units[u].master.set(cpu);
-        match hooks::insert_place(m, u) {
-            Insert::Retry => continue,
-            done => return done,
-        }
-    }
+    m.insert_unit(u, u32::MAX).0
 }
 
 fn all(n: u32) -> [u64; 4] {
@@ -398,12 +391,12 @@ fn handoff_during_an_affinity_change_decides_on_the_live_masks() {
         insert(&m, u);
     }
     assert_eq!(m.waiting(), [w]);
-    assert_eq!(m.waitq.class(w), Class::Restricted);
+    assert_eq!(m.waitq.borrow().class(w), Class::Restricted);
     // vcpu_set_affinity(w, all): adjust_affinity under w's lock (cpu 0,
     // held by the caller: contended for everyone else), masks not yet in.
     m.contended.borrow_mut().push(m.units[w].master.get());
     hooks::adjust_affinity(&m, w, Some(&all(3)), Some(&all(3)));
-    assert_eq!(m.waitq.class(w), Class::Unrestricted);
+    assert_eq!(m.waitq.borrow().class(w), Class::Unrestricted);
     // Meanwhile cpu 2 frees: w may not run there by its live masks.
     m.tickled.borrow_mut().clear();
     hooks::remove(&m, c);

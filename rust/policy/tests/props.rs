@@ -11,7 +11,7 @@ mod common;
 
 use common::oracle::Oracle;
 use common::{apply, check, enabled, Known, Op};
-use null_policy::model::{mask_of, Model};
+use null_model::{mask_of, Model};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]

@@ -5,10 +5,10 @@
 
 pub mod oracle;
 
+use null_model::{mask_of, Mask, Model};
 use null_policy::check;
 use null_policy::hooks::{self, Insert};
 use null_policy::mask::Bits;
-use null_policy::model::{mask_of, Mask, Model};
 
 /// One thing that can happen to the scheduler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -135,16 +135,13 @@ pub fn apply(m: &mut Model, known: &mut Known, op: Op) {
     m.check_locks();
     match op {
         Op::Insert(u) => {
-            if m.units[u].online {
-                // Without concurrency, a retry must find a free pCPU at
-                // once; a bounded loop turns a livelock into a failure.
-                let placed = (0..2).any(|_| {
-                    let old = m.units[u].master.get();
-                    let cpu = hook(m, &[old], || hooks::pick_res(m, u));
-                    m.units[u].master.set(cpu);
-                    hook(m, &[cpu], || hooks::insert_place(m, u)) != Insert::Retry
-                });
-                assert!(placed, "insert_unit of unit {u} keeps retrying");
+            // The product's insert_unit, retry loop included; without
+            // concurrency a retry must find a free pCPU at once.
+            let (placed, cpu) = m.insert_unit(u, 2);
+            if placed != Insert::Offline {
+                if let Err(v) = check::after_hook(m, &[cpu]) {
+                    panic!("check::after_hook: {v:?}");
+                }
             }
             known.0.push(u);
             // vcpu_wake() only calls the hook for a runnable vCPU, and an

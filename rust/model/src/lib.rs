@@ -1,18 +1,22 @@
-//! A host model of the Xen state the null scheduler works on, for tests.
+//! A host model of the Xen state the null scheduler works on, for tests
+//! and benchmarks only (a dev-dependency of `null-policy`, never part of
+//! the hypervisor object).
 //!
 //! Units, pCPUs and masks are plain data; [`Model`] implements [`Env`] so
-//! the hook logic of [`crate::hooks`] runs on it unchanged, and
+//! the hook logic of [`null_policy::hooks`] runs on it unchanged, and
 //! [`Model::check_invariants`] states what must hold between hooks.
 
-use core::cell::{Cell, RefCell};
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::vec::Vec;
 
-use crate::affinity::{Affinity, BalanceStep};
-use crate::hooks::{self, Env, Event, Stat};
-use crate::mask::{self, AtomicMask, Bits};
-use crate::waitq::{Class, Fifo, Waitq};
+use null_policy::affinity::{soft_aff_effective, Affinity, BalanceStep};
+use null_policy::hooks::{self, Env, Event, Stat};
+use null_policy::mask::{AtomicMask, Bits, Span};
+use null_policy::waitq::{Class, Fifo, Waitq};
 
 /// Words in the model's masks: 256 pCPUs, Xen's default `NR_CPUS`.
 pub const WORDS: usize = 4;
@@ -31,13 +35,6 @@ pub fn mask_of_n<const W: usize>(cpus: impl IntoIterator<Item = u32>) -> [u64; W
         m[(c / 64) as usize] |= 1 << (c % 64);
     }
     m
-}
-
-/// `soft_aff_effective` as Xen's `sched_set_affinity()` computes it: soft
-/// affinity does not cover hard affinity but meets it.
-pub fn soft_aff_effective<const W: usize>(hard: &[u64; W], soft: &[u64; W], nr: u32) -> bool {
-    let span = mask::Span::new(nr, W);
-    !mask::subset(hard, soft, span) && !mask::is_empty(span, |i| hard[i] & soft[i])
 }
 
 /// One unit of the model.
@@ -168,7 +165,10 @@ impl Waitq for ModelWaitq {
     fn seq(&self, unit: usize) -> u64 {
         self.node(unit).seq
     }
-    fn push_back(&self, unit: usize, class: Class) {
+    fn contains(&self, unit: usize) -> bool {
+        ModelWaitq::contains(self, unit)
+    }
+    fn push_back(&mut self, unit: usize, class: Class) {
         assert!(!self.contains(unit), "unit {unit} queued twice");
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
@@ -180,24 +180,17 @@ impl Waitq for ModelWaitq {
         };
         self.link(unit, class, None);
     }
-    fn remove(&self, unit: usize) {
+    fn remove(&mut self, unit: usize) {
         self.unlink(unit);
     }
-    fn reclassify(&self, unit: usize, class: Class) {
-        let n = self.node(unit);
-        if self.single_list || n.class.is_none() || n.class == Some(class) {
+    fn move_before(&mut self, unit: usize, class: Class, before: Option<usize>) {
+        // One FIFO (the benchmark's reference): every unit stays on it.
+        if self.single_list {
             return;
         }
+        let seq = self.node(unit).seq;
         self.unlink(unit);
-        self.set(unit, |x| x.seq = n.seq);
-        // Keep the list in enqueue order: before the first younger unit.
-        let mut before = self.head(class);
-        while let Some(b) = before {
-            if self.seq(b) > n.seq {
-                break;
-            }
-            before = self.node(b).next;
-        }
+        self.set(unit, |x| x.seq = seq);
         self.link(unit, class, before);
     }
     fn is_empty(&self) -> bool {
@@ -218,8 +211,9 @@ pub struct Model<const W: usize = WORDS> {
     pub slots: Vec<Cell<Option<usize>>>,
     /// `prv->cpus_free`.
     pub free: AtomicMask<W>,
-    /// `prv->waitq`.
-    pub waitq: ModelWaitq,
+    /// `prv->waitq`: a `RefCell`, as Xen's is behind its lock, which
+    /// grants `&mut` ([`Env::with_waitq`]).
+    pub waitq: RefCell<ModelWaitq>,
     /// `curr_on_cpu()` per pCPU.
     pub curr: Vec<Cell<Option<usize>>>,
     /// pCPUs whose runqueue lock a trylock fails on (contention).
@@ -286,7 +280,7 @@ impl<const W: usize> Model<W> {
             units: Vec::new(),
             slots: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             free: AtomicMask::new(),
-            waitq: ModelWaitq::default(),
+            waitq: RefCell::new(ModelWaitq::default()),
             curr: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             contended: RefCell::new(Vec::new()),
             tickled: RefCell::new(Vec::new()),
@@ -338,6 +332,40 @@ impl<const W: usize> Model<W> {
         r
     }
 
+    /// Take `cpu`'s runqueue lock (for lock tracking), as Xen's
+    /// `*_schedule_lock*()`.
+    pub fn lock(&self, cpu: u32) {
+        if let Some(h) = self.held.borrow_mut().as_mut() {
+            h.push(cpu);
+        }
+    }
+
+    /// Release `cpu`'s runqueue lock (for lock tracking).
+    pub fn unlock(&self, cpu: u32) {
+        release(&self.held, cpu);
+    }
+
+    /// `insert_unit` as Xen calls it: [`hooks::insert`] under the unit's
+    /// runqueue lock, which its relock moves to the unit's new pCPU (lock
+    /// tracking follows). At most `max_picks` picks: without concurrency a
+    /// retry finds a free pCPU at once, and the bound turns a livelock into
+    /// a failure. Returns the outcome and the pCPU whose lock the hook
+    /// ended with.
+    pub fn insert_unit(&self, u: usize, max_picks: u32) -> (hooks::Insert, u32) {
+        let cur = Cell::new(self.units[u].master.get());
+        let mut picks = 1;
+        self.lock(cur.get());
+        let placed = hooks::insert(self, u, || {
+            assert!(picks <= max_picks, "insert_unit of unit {u} keeps retrying");
+            picks += 1;
+            self.unlock(cur.get());
+            cur.set(self.units[u].master.get());
+            self.lock(cur.get());
+        });
+        self.unlock(cur.get());
+        (placed, cur.get())
+    }
+
     fn assert_held(&self, cpu: u32, what: &str) {
         if let Some(h) = self.held.borrow().as_ref() {
             assert!(h.contains(&cpu), "{what} without cpu {cpu}'s runqueue lock");
@@ -346,7 +374,7 @@ impl<const W: usize> Model<W> {
 
     /// The waiting units, oldest first.
     pub fn waiting(&self) -> Vec<usize> {
-        Fifo::new(&self.waitq).map(|(u, _)| u).collect()
+        Fifo::new(&*self.waitq.borrow()).map(|(u, _)| u).collect()
     }
 
     /// Xen's `sched_set_affinity()`: tell the scheduler
@@ -370,25 +398,26 @@ impl<const W: usize> Model<W> {
 
     /// Check that the waitqueue's lists are in enqueue order and that
     /// each unit is on the list of its current class.
-    pub fn check_waitq(&self) -> Result<(), std::string::String> {
+    pub fn check_waitq(&self) -> Result<(), String> {
+        let wq = self.waitq.borrow();
         for class in [Class::Restricted, Class::Unrestricted] {
-            let mut cur = self.waitq.head(class);
+            let mut cur = wq.head(class);
             let mut last = None;
             while let Some(u) = cur {
-                let seq = self.waitq.seq(u);
+                let seq = wq.seq(u);
                 if last.is_some_and(|l| l >= seq) {
-                    return Err(std::format!("waitqueue list {class:?} out of order at {u}"));
+                    return Err(format!("waitqueue list {class:?} out of order at {u}"));
                 }
                 last = Some(seq);
-                let want = if self.waitq.single_list {
+                let want = if wq.single_list {
                     Class::Restricted
                 } else {
                     Class::of(&self.affinity(u))
                 };
                 if want != class {
-                    return Err(std::format!("unit {u} on list {class:?}, is {want:?}"));
+                    return Err(format!("unit {u} on list {class:?}, is {want:?}"));
                 }
-                cur = self.waitq.next(u);
+                cur = wq.next(u);
             }
         }
         Ok(())
@@ -399,8 +428,7 @@ impl<const W: usize> Model<W> {
     ///
     /// `inserted` lists the units the scheduler knows (inserted, not
     /// removed).
-    pub fn check_invariants(&self, inserted: &[usize]) -> Result<(), std::string::String> {
-        use std::format;
+    pub fn check_invariants(&self, inserted: &[usize]) -> Result<(), String> {
         let waiting = self.waiting();
         for c in 0..self.nr_cpus {
             let slot = self.slots[c as usize].get();
@@ -459,22 +487,19 @@ impl<const W: usize> Model<W> {
 
     /// Work conservation: no waiting unit may run on a free pCPU of the
     /// pool (checked at points where no wake-up is pending).
-    pub fn check_work_conserving(&self) -> Result<(), std::string::String> {
+    pub fn check_work_conserving(&self) -> Result<(), String> {
         self.check_work_conserving_except(&[])
     }
 
     /// [`Model::check_work_conserving`], not counting the units in `exempt`.
-    pub fn check_work_conserving_except(
-        &self,
-        exempt: &[usize],
-    ) -> Result<(), std::string::String> {
+    pub fn check_work_conserving_except(&self, exempt: &[usize]) -> Result<(), String> {
         for w in self.waiting().into_iter().filter(|w| !exempt.contains(w)) {
             for c in 0..self.nr_cpus {
                 if self.slots[c as usize].get().is_none()
                     && self.pool.test(c)
                     && self.affinity(w).allows(c, BalanceStep::Hard)
                 {
-                    return Err(std::format!("unit {w} waits while allowed cpu {c} is free"));
+                    return Err(format!("unit {w} waits while allowed cpu {c} is free"));
                 }
             }
         }
@@ -496,7 +521,7 @@ impl<const W: usize> Clone for Model<W> {
             units: self.units.clone(),
             slots: self.slots.clone(),
             free,
-            waitq: self.waitq.clone(),
+            waitq: RefCell::new(self.waitq.borrow().clone()),
             curr: self.curr.clone(),
             contended: self.contended.clone(),
             tickled: self.tickled.clone(),
@@ -516,9 +541,6 @@ impl<const W: usize> Env for Model<W> {
     type Waitq = ModelWaitq;
     type RunqGuard = ModelGuard;
 
-    fn nr_cpu_ids(&self) -> u32 {
-        self.nr_cpus
-    }
     fn affinity(&self, unit: usize) -> Affinity<'_, [u64; W]> {
         let st = &self.units[unit];
         Affinity::new(
@@ -527,6 +549,7 @@ impl<const W: usize> Env for Model<W> {
             st.soft_effective,
             &self.pool,
             self.nr_cpus,
+            Span::new(self.nr_cpus, W),
         )
     }
     fn is_online(&self, unit: usize) -> bool {
@@ -580,10 +603,10 @@ impl<const W: usize> Env for Model<W> {
         }
     }
     fn is_queued(&self, unit: usize) -> bool {
-        self.waitq.contains(unit)
+        self.waitq.borrow().contains(unit)
     }
-    fn with_waitq<R>(&self, f: impl FnOnce(&ModelWaitq) -> R) -> R {
-        f(&self.waitq)
+    fn with_waitq<R>(&self, f: impl FnOnce(&mut ModelWaitq) -> R) -> R {
+        f(&mut self.waitq.borrow_mut())
     }
     fn trylock_master(&self, unit: usize, held: &[u32]) -> Option<ModelGuard> {
         let cpu = self.master(unit);
@@ -616,7 +639,7 @@ impl<const W: usize> Env for Model<W> {
     fn event(&self, event: Event<usize>) {
         self.events.borrow_mut().push(event);
     }
-    fn stat(&self, stat: Stat) {
-        self.stats.borrow_mut().push(stat);
+    fn stat(&self, which: impl FnOnce() -> Stat) {
+        self.stats.borrow_mut().push(which());
     }
 }
