@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Instruction counts of the null scheduler in real Xen: Rust build vs C build.
 #
-#   benches/run.sh [--workload boot] [--settle SECONDS] [--builds rust,c] ...
+#   benches/run.sh [--arch x86_64|arm64] [--workload boot] [--settle SECONDS] [--builds rust,c] ...
 #   benches/run.sh --report-only $CACHE/bench/<run>    # re-print a report
 #
 # Boots $CACHE/build/rust-default and $CACHE/build/c-default (as built by
 # scripts/build-xen.sh; used read-only) one after the other under
 # qemu-system-x86_64 -accel tcg,thread=single -smp 4 with sched=null
-# dom0_max_vcpus=2, loading benches/xnrcount.c as a TCG plugin that counts
+# dom0_max_vcpus=2 (--arch arm64: $CACHE/build/arm64-{rust,c}-default under
+# qemu-system-aarch64's virt board, dom0 from make-dom0.sh --arch arm64),
+# loading benches/xnrcount.c as a TCG plugin that counts
 # the guest instructions executed inside the scheduler object's functions,
 # per function and per `struct scheduler` hook.  Prints a markdown table per
 # hook (entries, instructions per entry, Rust/C ratio), the objects' section

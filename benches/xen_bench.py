@@ -44,6 +44,17 @@ BUILDS = {
     "rust": ("rust-default", "null-rust.o"),
     "c": ("c-default", "null.o"),
 }
+# Per architecture (--arch): the build trees' prefix (scripts/build-xen.sh
+# --arch), and the objdump and call instruction trylock_calls() reads.
+ARCHES = {
+    "x86_64": {"tree": "", "objdump": "objdump", "call": "call"},
+    "arm64": {"tree": "arm64-", "objdump": "aarch64-linux-gnu-objdump", "call": "bl"},
+}
+
+
+def xen_dir(flavour, arch):
+    """The `xen` directory of FLAVOUR's default build for ARCH."""
+    return CACHE / "build" / (ARCHES[arch]["tree"] + BUILDS[flavour][0]) / "xen"
 TABLE = "sched_null_def"
 XEN_CMDLINE = "sched=null dom0_max_vcpus=2"
 
@@ -133,12 +144,12 @@ class CountingQemu(qemu.XenQemu):
     counts) and the xnrcount plugin added."""
 
     def __init__(self, xen_image, dom0_kernel, dom0_initrd, plugin_args,
-                 xen_cmdline="", smp="4", mem=2048, cpu=qemu.DEFAULT_CPU,
-                 log_path="xen-qemu.log"):
+                 xen_cmdline="", smp="4", mem=2048, log_path="xen-qemu.log",
+                 arch="x86_64"):
         super().__init__(xen_image, dom0_kernel, dom0_initrd,
-                         xen_cmdline=xen_cmdline, smp=smp, mem=mem, cpu=cpu,
+                         xen_cmdline=xen_cmdline, smp=smp, mem=mem,
                          log_path=log_path, accel="tcg,thread=single",
-                         extra_args=("-plugin", plugin_args))
+                         extra_args=("-plugin", plugin_args), arch=arch)
 
 
 # --- Workloads: each gets the running machine and returns when done ----------
@@ -210,8 +221,8 @@ WORKLOADS = {
 
 
 def run_one(flavour, args, plugin, outdir, offsets):
-    tree, obj_name = BUILDS[flavour]
-    xen = CACHE / "build" / tree / "xen"
+    obj_name = BUILDS[flavour][1]
+    xen = xen_dir(flavour, args.arch)
     funcs, hooks = locate(str(xen), obj_name, offsets)
     ranges = outdir / f"{flavour}.ranges"
     counts = outdir / f"{flavour}.counts"
@@ -219,15 +230,15 @@ def run_one(flavour, args, plugin, outdir, offsets):
     if counts.exists():
         counts.unlink()
     work, initrd_attr = WORKLOADS[args.workload]
-    dom0 = DOM0["x86_64"]
+    dom0 = DOM0[args.arch]
     initrd = getattr(dom0, initrd_attr)
     if not initrd.exists():
-        sys.exit(f"{initrd} missing (scripts/make-dom0.sh builds it)")
+        sys.exit(f"{initrd} missing (scripts/make-dom0.sh --arch {args.arch} builds it)")
     t0 = time.monotonic()
     vm = CountingQemu(xen / "xen", dom0.kernel, initrd,
                       f"{plugin},ranges={ranges},out={counts}",
                       xen_cmdline=XEN_CMDLINE, smp=args.smp,
-                      log_path=outdir / f"{flavour}.serial.log")
+                      log_path=outdir / f"{flavour}.serial.log", arch=args.arch)
     try:
         work(vm, args)
         elapsed = time.monotonic() - t0
@@ -258,8 +269,8 @@ def parse_counts(path):
     return {"funcs": funcs, "hooks": hooks, "nohook": nohook, "insns_at": insns_at}
 
 
-def trylock_calls(flavour, outdir, insns_at):
-    """Executions of `call _spin_trylock` inside the object: the hand-off's
+def trylock_calls(flavour, arch, outdir, insns_at):
+    """Executions of `call _spin_trylock` (arm64: `bl`) inside the object: the hand-off's
     trylocks of a waiting unit's runqueue lock (do_schedule), successful
     or not.  Under TCG a run may retry a busy lock thousands of times (see
     docs/performance.md), which inflates do_schedule's average.  Reads the
@@ -270,13 +281,14 @@ def trylock_calls(flavour, outdir, insns_at):
     spans = [(int(a, 16), int(b, 16)) for _, a, b, _ in
              (line.split() for line in ranges.read_text().splitlines()
               if line.startswith("F "))]
-    syms = CACHE / "build" / BUILDS[flavour][0] / "xen" / "xen-syms"
+    syms = xen_dir(flavour, arch) / "xen-syms"
     dis = subprocess.run(
-        ["objdump", "-d", "--no-show-raw-insn", f"--start-address={min(a for a, _ in spans):#x}",
+        [ARCHES[arch]["objdump"], "-d", "--no-show-raw-insn", f"--start-address={min(a for a, _ in spans):#x}",
          f"--stop-address={max(b for _, b in spans):#x}", str(syms)],
         check=True, capture_output=True, text=True).stdout
+    call = ARCHES[arch]["call"]
     calls = [int(m[1], 16) for m in
-             re.finditer(r"^\s*([0-9a-f]+):\s+call\s+[0-9a-f]+ <_spin_trylock>", dis, re.M)]
+             re.finditer(rf"^\s*([0-9a-f]+):\s+{call}\s+[0-9a-f]+ <_spin_trylock>", dis, re.M)]
     return sum(insns_at.get(a, 0) for a in calls if any(lo <= a < hi for lo, hi in spans))
 
 
@@ -300,7 +312,7 @@ def per_entry(entries, insns):
 def report(res, args, sizes):
     lines = []
     w = lines.append
-    w(f"## null scheduler instructions, workload `{args.workload}`\n")
+    w(f"## null scheduler instructions, {args.arch}, workload `{args.workload}`\n")
     w("Guest instructions executed inside the scheduler's own code, per "
       "`struct scheduler` hook, inclusive of the object's out-of-line "
       "helpers the hook calls.  Shared Xen code (e.g. `_spin_lock`, timers, "
@@ -376,6 +388,8 @@ def report(res, args, sizes):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--plugin", required=True, help="path of libxnrcount.so")
+    ap.add_argument("--arch", default="x86_64", choices=sorted(ARCHES),
+                    help="which builds and QEMU (scripts/build-xen.sh --arch)")
     ap.add_argument("--workload", default="boot", choices=sorted(WORKLOADS))
     ap.add_argument("--builds", default="rust,c",
                     help="which builds to run (comma list of rust, c)")
@@ -395,17 +409,17 @@ def main():
                     help="re-print the report from an earlier run's directory")
     args = ap.parse_args()
 
-    rust_xen = CACHE / "build" / BUILDS["rust"][0] / "xen"
-    offsets = scheduler_offsets(str(rust_xen))
-    sizes = {f: section_sizes(CACHE / "build" / t / "xen" / "common" / "sched" / o)
-             for f, (t, o) in BUILDS.items()}
+    offsets = scheduler_offsets(str(xen_dir("rust", args.arch)))
+    sizes = {f: section_sizes(xen_dir(f, args.arch) / "common" / "sched" / o)
+             for f, (_, o) in BUILDS.items()}
     res = {}
     if args.report_only:
         outdir = Path(args.report_only)
         for f in BUILDS:
             res[f] = parse_counts(outdir / f"{f}.counts")
     else:
-        outdir = Path(args.out) / f"{args.workload}-{time.strftime('%Y%m%d-%H%M%S')}"
+        outdir = Path(args.out) / (f"{ARCHES[args.arch]['tree']}{args.workload}-"
+                                   f"{time.strftime('%Y%m%d-%H%M%S')}")
         outdir.mkdir(parents=True, exist_ok=True)
         plugin = str(Path(args.plugin).resolve())
         for f in args.builds.split(","):
@@ -413,7 +427,7 @@ def main():
         for f in BUILDS:
             res.setdefault(f, {"funcs": {}, "hooks": {}, "nohook": 0, "insns_at": {}})
     for f in BUILDS:
-        res[f]["trylocks"] = trylock_calls(f, outdir, res[f]["insns_at"])
+        res[f]["trylocks"] = trylock_calls(f, args.arch, outdir, res[f]["insns_at"])
     text = report(res, args, sizes)
     (outdir / "report.md").write_text(text)
     print(text)
