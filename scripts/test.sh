@@ -153,10 +153,11 @@ step "clippy -D warnings, hypervisor code: arm64 rust-debug" clippy_xen arm64-ru
 # kernel, the boot initrd and (make-toolstack.sh) the toolstack dom0.
 # test_xl on arm64, measured on 2 shared cores beside a CI run: Rust debug
 # ~26 min (of it the pool teardown cycles ~9 min, the 50-cycle churn
-# ~7 min), C debug ~22 min (no allocation-failure or strict-admission
-# classes). To fit CI's 90 minutes, arm64 runs every scenario but repeats
-# the churn 10 times (x86: 50) and the pool teardown 5 times (x86: 20):
-# a leak still shows after 10 cycles, and x86 keeps the long runs.
+# ~7 min), C debug ~19 min with test_boot (teardown ~7 min, churn ~6 min;
+# no allocation-failure or strict-admission classes). To fit CI's 90
+# minutes, arm64 runs every scenario but repeats the churn 10 times (x86:
+# 50) and the pool teardown 5 times (x86: 20): a leak still shows after 10
+# cycles, and x86 keeps the long runs.
 arm64_dom0=
 make_dom0_arm64() { "$REPO/scripts/make-dom0.sh" --arch arm64 >/dev/null && arm64_dom0=1; }
 step "arm64: make-dom0 (kernel, boot initrd, toolstack initrd)" make_dom0_arm64
