@@ -406,6 +406,15 @@ class NullBoot(XlMachine):
         vCPU plugged back in waits again. A guest's vCPUs other than 0
         come up when its kernel starts them (x86 PV: VCPUOP_up; Arm PVH:
         PSCI CPU_ON), so they queue later."""
+        if ARCH == "arm64":
+            # b's vCPU 1 must wait behind c until two guests are destroyed;
+            # Linux arm64 gives a secondary CPU 5 s to come online after
+            # CPU_ON (__cpu_up() in arch/arm64/kernel/smp.c), then marks it
+            # failed and parks it, so whether b sees 2 CPUs is a race with
+            # the destroys under TCG (seen: "nproc=1" on the C build, once
+            # in three runs; x86 PV waits for VCPUOP_up without a limit).
+            self.skipTest("Linux arm64's 5 s limit on a secondary CPU coming "
+                          "online makes the queued vCPU 1 a race with TCG")
         before = self.null_dump()
         pos = self.vm.position()
         a1 = self.create("a1", "idle", 1)
