@@ -27,6 +27,12 @@ start=$(date +%s)
         printf '# CONFIG_SCHED_NULL_RUST is not set\nCONFIG_SCHED_NULL_C=y\n' >> "$shim/.config"
         make -C "$shim" olddefconfig
     fi
+    # xen-dir's xen-shim target depends on the shim's .config only, and
+    # its link farm leaves our Rust sources out, so a second run would
+    # keep a Rust object built from older sources: run its recipe's
+    # `make build` in the shim's tree ourselves, where kbuild asks cargo
+    # every time, then let xen-dir make its links.
+    make -C "$shim" -j"$(nproc)" build
     make -C "$xendir" -j"$(nproc)"
 } > "$xendir.log" 2>&1 || { tail -n 60 "$xendir.log" >&2; die "shim build failed ($flavour); log: $xendir.log"; }
 
