@@ -19,21 +19,48 @@ fragment="$REPO/tests/configs/$config.config"
 [ -f "$fragment" ] || die "no configuration '$config': tests/configs has $(cd "$REPO/tests/configs" && ls ./*.config | sed 's|^./||; s|\.config$||' | tr '\n' ' ')"
 
 src=$("$REPO/scripts/fetch-xen.sh")
+# The stamp lists the patches applied to DIR, one "NAME SHA256" line each,
+# in series order. A series that only grew (a patch appended) is brought up
+# to date by applying the new patches: make then rebuilds only what they
+# touch, where a fresh copy would rebuild every object. Anything else (a
+# patch changed, removed or reordered) starts again from a pristine copy.
 stamp="$dir/.xen-null-rs-prepared"
-patches_id=$(cat "$REPO"/xen-patches/*.patch | sha256sum | cut -c1-16)
-
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$patches_id" ]; then
+wanted=$(while read -r p; do
+             [ -n "$p" ] || continue
+             printf '%s %s\n' "$p" "$(sha256sum < "$REPO/xen-patches/$p" | cut -c1-64)"
+         done < "$REPO/xen-patches/series")
+applied=
+if [ -f "$stamp" ]; then
+    applied=$(cat "$stamp")
+    # Stamps written before the list format hold one 16-digit hash of all
+    # patches (in name order, which is series order): the prefix of the
+    # series it names was applied.
+    if printf '%s\n' "$applied" | grep -qx '[0-9a-f]\{16\}'; then
+        legacy=$applied applied=
+        prefix=()
+        while read -r p _; do
+            prefix+=("$REPO/xen-patches/$p")
+            if [ "$(cat "${prefix[@]}" | sha256sum | cut -c1-16)" = "$legacy" ]; then
+                applied=$(printf '%s\n' "$wanted" | head -n "${#prefix[@]}")
+            fi
+        done <<< "$wanted"
+    fi
+fi
+if [ -z "$applied" ] || [ "$(printf '%s\n' "$wanted" | head -n "$(printf '%s\n' "$applied" | wc -l)")" != "$applied" ]; then
     log "copying pristine Xen to $dir"
     rm -rf "$dir"
     mkdir -p "$dir"
     cp -a "$src/." "$dir/"
-    while read -r p; do
-        [ -n "$p" ] || continue
-        log "applying $p"
-        patch -d "$dir" -p1 --quiet --forward < "$REPO/xen-patches/$p"
-    done < "$REPO/xen-patches/series"
-    echo "$patches_id" > "$stamp"
+    applied=
 fi
+n=0
+[ -z "$applied" ] || n=$(printf '%s\n' "$applied" | wc -l)
+if [ "$n" -eq 0 ]; then : > "$stamp"; else printf '%s\n' "$applied" > "$stamp"; fi
+while read -r p sum; do
+    log "applying $p"
+    patch -d "$dir" -p1 --quiet --forward < "$REPO/xen-patches/$p"
+    printf '%s %s\n' "$p" "$sum" >> "$stamp"
+done < <(printf '%s\n' "$wanted" | tail -n +"$((n + 1))")
 ln -sfn "$REPO" "$dir/xen/common/sched/null-rust"
 
 cfg="$dir/xen/.config"
