@@ -409,14 +409,18 @@ def check_hook_table(image: Elf, objs: list[Elf], pl: audit.Placement,
                 failures.append(f"{s.obj}:.data.schedulers @ {s.addr:#x} holds "
                                 + ", ".join(f"{p:#x}" for p in ptrs)
                                 + f", not {table_name} ({table.addr:#x})")
+    table_problems = len(failures)
     if require_panic:
         if any(not s.defined and s.name == "panic" for o in objs for s in o.symbols):
             details.append("the objects call Xen's panic()")
         else:
             failures.append("the objects do not call Xen's panic(): Rust panics do not end there")
     return _result("6", failures,
-                   f"{len(targets)} hooks, all our functions; listed in .data.schedulers",
-                   "the hook table is not ours, or Xen would not find it", details)
+                   f"{len(targets)} hooks, all our functions; listed in .data.schedulers"
+                   + ("; panics through panic()" if require_panic else ""),
+                   f"{table_problems} hook table problems (not ours, or Xen would not find it)"
+                   + (", no call to panic()" if len(failures) > table_problems else ""),
+                   details)
 
 
 # --- 7. W^X ------------------------------------------------------------------
