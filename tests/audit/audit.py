@@ -63,6 +63,61 @@ R_X86_64 = {
     41: "GOTPCRELX", 42: "REX_GOTPCRELX",
 }
 
+# AArch64 (LP64) relocation types, from glibc's <elf.h>; the arm64 audit
+# (audit_arm64.py) reads objects through the same Elf class.
+R_AARCH64 = {
+    0: "NONE", 257: "ABS64", 258: "ABS32", 259: "ABS16", 260: "PREL64",
+    261: "PREL32", 262: "PREL16", 263: "MOVW_UABS_G0", 264: "MOVW_UABS_G0_NC",
+    265: "MOVW_UABS_G1", 266: "MOVW_UABS_G1_NC", 267: "MOVW_UABS_G2",
+    268: "MOVW_UABS_G2_NC", 269: "MOVW_UABS_G3", 270: "MOVW_SABS_G0",
+    271: "MOVW_SABS_G1", 272: "MOVW_SABS_G2", 273: "LD_PREL_LO19",
+    274: "ADR_PREL_LO21", 275: "ADR_PREL_PG_HI21", 276: "ADR_PREL_PG_HI21_NC",
+    277: "ADD_ABS_LO12_NC", 278: "LDST8_ABS_LO12_NC", 279: "TSTBR14",
+    280: "CONDBR19", 282: "JUMP26", 283: "CALL26", 284: "LDST16_ABS_LO12_NC",
+    285: "LDST32_ABS_LO12_NC", 286: "LDST64_ABS_LO12_NC", 287: "MOVW_PREL_G0",
+    288: "MOVW_PREL_G0_NC", 289: "MOVW_PREL_G1", 290: "MOVW_PREL_G1_NC",
+    291: "MOVW_PREL_G2", 292: "MOVW_PREL_G2_NC", 293: "MOVW_PREL_G3",
+    299: "LDST128_ABS_LO12_NC", 300: "MOVW_GOTOFF_G0", 301: "MOVW_GOTOFF_G0_NC",
+    302: "MOVW_GOTOFF_G1", 303: "MOVW_GOTOFF_G1_NC", 304: "MOVW_GOTOFF_G2",
+    305: "MOVW_GOTOFF_G2_NC", 306: "MOVW_GOTOFF_G3", 307: "GOTREL64",
+    308: "GOTREL32", 309: "GOT_LD_PREL19", 310: "LD64_GOTOFF_LO15",
+    311: "ADR_GOT_PAGE", 312: "LD64_GOT_LO12_NC", 313: "LD64_GOTPAGE_LO15",
+    512: "TLSGD_ADR_PREL21", 513: "TLSGD_ADR_PAGE21", 514: "TLSGD_ADD_LO12_NC",
+    515: "TLSGD_MOVW_G1", 516: "TLSGD_MOVW_G0_NC", 517: "TLSLD_ADR_PREL21",
+    518: "TLSLD_ADR_PAGE21", 519: "TLSLD_ADD_LO12_NC", 520: "TLSLD_MOVW_G1",
+    521: "TLSLD_MOVW_G0_NC", 522: "TLSLD_LD_PREL19", 523: "TLSLD_MOVW_DTPREL_G2",
+    524: "TLSLD_MOVW_DTPREL_G1", 525: "TLSLD_MOVW_DTPREL_G1_NC",
+    526: "TLSLD_MOVW_DTPREL_G0", 527: "TLSLD_MOVW_DTPREL_G0_NC",
+    528: "TLSLD_ADD_DTPREL_HI12", 529: "TLSLD_ADD_DTPREL_LO12",
+    530: "TLSLD_ADD_DTPREL_LO12_NC", 531: "TLSLD_LDST8_DTPREL_LO12",
+    532: "TLSLD_LDST8_DTPREL_LO12_NC", 533: "TLSLD_LDST16_DTPREL_LO12",
+    534: "TLSLD_LDST16_DTPREL_LO12_NC", 535: "TLSLD_LDST32_DTPREL_LO12",
+    536: "TLSLD_LDST32_DTPREL_LO12_NC", 537: "TLSLD_LDST64_DTPREL_LO12",
+    538: "TLSLD_LDST64_DTPREL_LO12_NC", 539: "TLSIE_MOVW_GOTTPREL_G1",
+    540: "TLSIE_MOVW_GOTTPREL_G0_NC", 541: "TLSIE_ADR_GOTTPREL_PAGE21",
+    542: "TLSIE_LD64_GOTTPREL_LO12_NC", 543: "TLSIE_LD_GOTTPREL_PREL19",
+    544: "TLSLE_MOVW_TPREL_G2", 545: "TLSLE_MOVW_TPREL_G1",
+    546: "TLSLE_MOVW_TPREL_G1_NC", 547: "TLSLE_MOVW_TPREL_G0",
+    548: "TLSLE_MOVW_TPREL_G0_NC", 549: "TLSLE_ADD_TPREL_HI12",
+    550: "TLSLE_ADD_TPREL_LO12", 551: "TLSLE_ADD_TPREL_LO12_NC",
+    552: "TLSLE_LDST8_TPREL_LO12", 553: "TLSLE_LDST8_TPREL_LO12_NC",
+    554: "TLSLE_LDST16_TPREL_LO12", 555: "TLSLE_LDST16_TPREL_LO12_NC",
+    556: "TLSLE_LDST32_TPREL_LO12", 557: "TLSLE_LDST32_TPREL_LO12_NC",
+    558: "TLSLE_LDST64_TPREL_LO12", 559: "TLSLE_LDST64_TPREL_LO12_NC",
+    560: "TLSDESC_LD_PREL19", 561: "TLSDESC_ADR_PREL21", 562: "TLSDESC_ADR_PAGE21",
+    563: "TLSDESC_LD64_LO12", 564: "TLSDESC_ADD_LO12", 565: "TLSDESC_OFF_G1",
+    566: "TLSDESC_OFF_G0_NC", 567: "TLSDESC_LDR", 568: "TLSDESC_ADD",
+    569: "TLSDESC_CALL", 570: "TLSLE_LDST128_TPREL_LO12",
+    571: "TLSLE_LDST128_TPREL_LO12_NC", 572: "TLSLD_LDST128_DTPREL_LO12",
+    573: "TLSLD_LDST128_DTPREL_LO12_NC", 1024: "COPY", 1025: "GLOB_DAT",
+    1026: "JUMP_SLOT", 1027: "RELATIVE", 1028: "TLS_DTPMOD", 1029: "TLS_DTPREL",
+    1030: "TLS_TPREL", 1031: "TLSDESC", 1032: "IRELATIVE",
+}
+
+EM_X86_64, EM_AARCH64 = 62, 183
+# e_machine -> (relocation name prefix, names by type number)
+RELOC_NAMES = {EM_X86_64: ("R_X86_64_", R_X86_64), EM_AARCH64: ("R_AARCH64_", R_AARCH64)}
+
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
 
 
@@ -121,7 +176,7 @@ class Reloc:
 
 
 class Elf:
-    """Just enough of ELF64 (x86-64, little endian) for this audit."""
+    """Just enough of ELF64 (little endian; x86-64 or AArch64) for the audits."""
 
     def __init__(self, path: str):
         self.path = path
@@ -133,7 +188,7 @@ class Elf:
         d = self.data
         if d[:4] != b"\x7fELF" or d[4] != 2 or d[5] != 1:
             raise AuditError(f"{path}: not a little-endian ELF64 file")
-        (_type, _mach, _ver, _entry, phoff, shoff, _flags, _ehsize,
+        (_type, self.machine, _ver, _entry, phoff, shoff, _flags, _ehsize,
          phentsize, phnum, shentsize, shnum, shstrndx) = struct.unpack_from(
             "<HHIQQQIHHHHHH", d, 16)
         if (shoff and shnum == 0) or shstrndx == SHN_XINDEX:
@@ -179,6 +234,10 @@ class Elf:
         return None
 
     def relocations(self) -> list[Reloc]:
+        if self.machine not in RELOC_NAMES:
+            raise AuditError(f"{self.path}: relocations of machine {self.machine} "
+                             "are not supported")
+        prefix, names = RELOC_NAMES[self.machine]
         out = []
         for rs in self.sections:
             if rs.type != SHT_RELA:
@@ -186,9 +245,8 @@ class Elf:
             target = self.sections[rs.info]
             for off in range(rs.offset, rs.offset + rs.size, 24):
                 r_off, r_info, r_add = struct.unpack_from("<QQq", self.data, off)
-                out.append(Reloc(target, r_off,
-                                 "R_X86_64_" + R_X86_64.get(r_info & 0xFFFFFFFF,
-                                                            str(r_info & 0xFFFFFFFF)),
+                rtype = r_info & 0xFFFFFFFF
+                out.append(Reloc(target, r_off, prefix + names.get(rtype, str(rtype)),
                                  self.symbols[r_info >> 32], r_add))
         return out
 
@@ -368,7 +426,8 @@ def place_objects(image: Elf, objs: list[Elf]) -> Placement:
     A section's image address is (image symbol address - symbol offset) for
     any symbol defined in it; all of them must agree.  Whole sections are
     audited, so code not covered by any symbol (padding, local labels) is
-    checked too."""
+    checked too.  Local labels (.L*) and Arm mapping symbols ($x, $d: every
+    AArch64 object has many of the same name) identify nothing."""
     pl = Placement()
     kinds = {STT_FUNC: "func", STT_OBJECT: "object", STT_NOTYPE: "label"}
     for obj in objs:
@@ -378,7 +437,7 @@ def place_objects(image: Elf, objs: list[Elf]) -> Placement:
         for sym in obj.symbols:
             sec = obj.section_of(sym)
             if (sec is None or not sec.flags & SHF_ALLOC or sym.type not in kinds
-                    or not sym.name or sym.name.startswith(".L")):
+                    or not sym.name or sym.name.startswith((".L", "$"))):
                 continue
             found, reason = resolve_in_image(image, sym)
             if found is None:
