@@ -147,15 +147,17 @@ for flavour in rust c; do
     done
 done
 audit_arm64_tests() {
-    need_build arm64-c-debug &&
+    need_build arm64-c-debug && need_build arm64-rust-debug &&
         XEN_TREE_ARM64_C=$(build_dir arm64-c-debug)/xen \
+        XEN_TREE_ARM64_RUST=$(build_dir arm64-rust-debug)/xen \
         python3 -m unittest discover -s tests/audit -p 'test_audit_arm64.py'
 }
 step "audit tool, arm64: checks accept Xen's flags and bite on bad code" audit_arm64_tests
 audit_arm64_build() {
     need_build "$1" && python3 tests/audit/audit_arm64.py \
+        --xen-syms "$(build_dir "$1")/xen/xen-syms" \
         --object "$(build_dir "$1")/xen/common/sched/null-rust.o" \
-        --xen-syms "$(build_dir "$1")/xen/xen-syms"
+        --hook-table sched_null_def
 }
 step "binary audit: arm64 rust-default" audit_arm64_build arm64-rust-default
 step "binary audit: arm64 rust-debug" audit_arm64_build arm64-rust-debug
@@ -192,6 +194,9 @@ done
 # there, the others ran above.
 for flavour in rust c; do
     step "build: arm64 $flavour-dom0less" build_arm64 "$flavour" dom0less
+    if [ "$flavour" = rust ]; then
+        step "binary audit: arm64 rust-dom0less" audit_arm64_build arm64-rust-dom0less
+    fi
     step "dom0less: arm64 $flavour-dom0less (boot-time null cpupool)" \
         systest "arm64-$flavour-dom0less" test_dom0less.Dom0less.test_boot_time_cpupool_null
 done
