@@ -40,7 +40,7 @@ use null_policy::mask::{self, AtomicMask, Bits, Span};
 use crate::list::{Links, List};
 use crate::list_adapter;
 use crate::xen::cpumask::MASK_WORDS;
-use crate::xen::ffi::{sched_unit, scheduler};
+use crate::xen::ffi::sched_unit;
 use crate::xen::sched_if::{Domain, Resource, Unit};
 use crate::xen::spinlock::SpinLock;
 
@@ -106,16 +106,6 @@ impl NullPrivate {
     /// How many units fit: the scheduler's pCPUs (resources), now.
     pub fn capacity(&self) -> u32 {
         mask::weight(self.span, |i| self.cpus.word(i))
-    }
-
-    /// `null_priv(ops)`.
-    ///
-    /// # Safety
-    /// `ops` is a scheduler of ours whose `init` succeeded and whose
-    /// `deinit` has not run.
-    pub unsafe fn of<'a>(ops: *const scheduler) -> &'a Self {
-        // SAFETY: `sched_data` holds the NullPrivate init() stored.
-        unsafe { &*(*ops).sched_data.cast::<NullPrivate>() }
     }
 }
 
@@ -199,16 +189,6 @@ impl NullPcpu {
         (!npc.is_null()).then(|| unsafe { &*npc })
     }
 
-    /// The `pdata` Xen passes to `switch_sched`/`deinit_pdata`.
-    ///
-    /// # Safety
-    /// `pdata` is non-NULL and from our `alloc_pdata`, not freed yet.
-    pub unsafe fn from_pdata<'a>(pdata: *mut core::ffi::c_void) -> &'a Self {
-        debug_assert!(!pdata.is_null(), "npc");
-        // SAFETY: per the contract.
-        unsafe { &*pdata.cast::<NullPcpu>() }
-    }
-
     /// The assigned unit.
     pub fn get(&self) -> Option<Unit> {
         // SAFETY: a unit stays assigned only while it is alive: remove_unit
@@ -250,16 +230,6 @@ impl NullUnit {
     pub unsafe fn of<'a>(unit: Unit) -> &'a Self {
         // SAFETY: per the contract.
         unsafe { &*unit.priv_().cast::<NullUnit>() }
-    }
-
-    /// The `vdata` Xen passes to `switch_sched` (the idle unit's).
-    ///
-    /// # Safety
-    /// `vdata` is non-NULL and from our `alloc_udata`, not freed yet.
-    pub unsafe fn from_vdata<'a>(vdata: *mut core::ffi::c_void) -> &'a Self {
-        debug_assert!(!vdata.is_null(), "nvc");
-        // SAFETY: per the contract.
-        unsafe { &*vdata.cast::<NullUnit>() }
     }
 
     /// Pointer form, for the list.
