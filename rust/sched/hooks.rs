@@ -37,9 +37,7 @@ type NullOps<'a> = Ops<'a, NullPrivate>;
 fn init() -> Result<XBox<NullPrivate>, AllocError> {
     printk!("Initializing null scheduler\nWARNING: This is experimental software in development.\nUse at your own risk.\n");
     printk!("null: Rust implementation\n");
-    let prv = XBox::try_new(NullPrivate::new(smp::nr_cpu_ids()))?;
-    prv.init();
-    Ok(prv)
+    NullPrivate::try_new(smp::nr_cpu_ids())
 }
 
 /// `deinit`: free the private data.
