@@ -5,11 +5,14 @@
 //!   offsets and constants Xen's own compiler computed (build.rs);
 //! - `rust/helpers/helpers.c`: one C wrapper per Xen inline function or
 //!   macro;
-//! - [`xen`]: safe wrappers over those (locks, allocation, printk, trace);
+//! - [`xen`]: safe wrappers over those (locks, allocation, printk, trace),
+//!   and the hook trampolines' conversions from Xen's pointers to typed
+//!   handles ([`xen::hook`]);
 //! - [`list`]: the intrusive FIFO the waitqueue and domain list use;
 //! - `null_policy`: the scheduling policy, pure safe Rust (`rust/policy`);
 //! - [`sched`]: null.c's private data, the [`null_policy::hooks::Env`]
-//!   implementation over Xen, the `extern "C"` hooks, the dumps and the
+//!   implementation over Xen, the hooks (safe functions, each behind its
+//!   exported `extern "C"` trampoline), the dumps and the
 //!   `struct scheduler` table registered in `.data.schedulers`.
 //!
 //! Only [`list`] builds on the host (for its tests, under Miri too); the

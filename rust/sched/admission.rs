@@ -6,8 +6,10 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use null_policy::admission::{Mode, Refused};
 
+use crate::sched::data::NullPrivate;
 use crate::xen::ffi::errno::EINVAL;
-use crate::xen::ffi::{loglevel, scheduler};
+use crate::xen::ffi::loglevel;
+use crate::xen::hook::{sched_hook, Ops};
 use crate::xen::printk::{printk, xen_panic};
 use crate::xen::sched_if::Unit;
 use crate::xen::smp;
@@ -26,31 +28,12 @@ pub fn mode() -> Mode {
 }
 
 /// The handler of Xen's `custom_param("sched_null_admission", ...)`
-/// (rust/helpers/helpers.c): 0, or `-EINVAL` for a value that names no
-/// mode (Xen then reports the parameter as invalid and keeps the default).
-///
-/// # Safety
-/// `s` is a NUL-terminated string (Xen's copy of the option's value).
-#[no_mangle]
-pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
-    // Longer than any mode's name: invalid. Read no further than that, and
-    // call no C library function (core's CStr would call strlen()).
-    let mut buf = [0u8; 8];
-    let mut len = 0;
-    loop {
-        // SAFETY: `s` is NUL-terminated and we stop at the NUL. Read as u8:
-        // `c_char` is signed on x86 and unsigned on arm64.
-        let c = unsafe { s.add(len).cast::<u8>().read() };
-        if c == 0 {
-            break;
-        }
-        if len == buf.len() {
-            return -EINVAL;
-        }
-        buf[len] = c;
-        len += 1;
-    }
-    match Mode::parse(&buf[..len]) {
+/// (rust/helpers/helpers.c), given the value (`None`: longer than any
+/// mode's name): 0, or `-EINVAL` for a value that names no mode (Xen then
+/// reports the parameter as invalid and keeps the default).
+#[inline(always)]
+fn parse(value: Option<&[u8]>) -> c_int {
+    match value.and_then(Mode::parse) {
         Some(m) => {
             STRICT.store(m == Mode::Strict, Relaxed);
             0
@@ -59,22 +42,13 @@ pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
     }
 }
 
-/// The id of the cpupool scheduler `ops` serves, or -1 (the boot-time
-/// default scheduler, which serves idle units only).
+/// `parse` for Xen: reads at most 8 characters (longer names no mode).
 ///
 /// # Safety
-/// `ops` is one of our schedulers.
-pub unsafe fn pool_id(ops: *const scheduler) -> c_int {
-    // SAFETY: `ops` is a live scheduler (contract); `cpupool`, set by
-    // cpupool_create() before any unit is allocated, lives as long as it.
-    unsafe {
-        let pool = (*ops).cpupool;
-        if pool.is_null() {
-            -1
-        } else {
-            (*pool).cpupool_id as c_int
-        }
-    }
+/// `s` is a NUL-terminated string (Xen's copy of the option's value).
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_parse_admission(s: *const c_char) -> c_int {
+    sched_hook!(param_str<8>(s) => parse)
 }
 
 /// `alloc_udata` refuses `unit` because its scheduler `ops` is full.
@@ -84,13 +58,9 @@ pub unsafe fn pool_id(ops: *const scheduler) -> c_int {
 /// retry: a domain Xen builds itself (dom0, or a dom0less domain) that
 /// does not fit stops the boot with what to change, instead of booting
 /// with vCPUs Xen failed to create.
-///
-/// # Safety
-/// `ops` is one of our schedulers; `unit` a live unit.
 #[cold]
-pub unsafe fn refused(ops: *const scheduler, unit: Unit, r: Refused) {
-    // SAFETY: `ops` is ours (contract).
-    let pool = unsafe { pool_id(ops) };
+pub fn refused(ops: Ops<'_, NullPrivate>, unit: Unit, r: Refused) {
+    let pool = ops.pool_id();
     let dom = unit.domain().as_ptr();
     if smp::booting() {
         printk!(

@@ -39,8 +39,9 @@ use null_policy::mask::{self, AtomicMask, Bits, Span};
 
 use crate::list::{Links, List};
 use crate::list_adapter;
+use crate::xen::alloc::{AllocError, XBox, Zeroable};
 use crate::xen::cpumask::MASK_WORDS;
-use crate::xen::ffi::{sched_unit, scheduler};
+use crate::xen::ffi::sched_unit;
 use crate::xen::sched_if::{Domain, Resource, Unit};
 use crate::xen::spinlock::SpinLock;
 
@@ -82,40 +83,31 @@ pub struct NullPrivate {
     pub admitted: Admitted,
 }
 
-impl NullPrivate {
-    /// Empty private data for `nr_cpu_ids` = `nr`; [`NullPrivate::init`]
-    /// once in place.
-    pub fn new(nr: u32) -> Self {
-        Self {
-            domains: SpinLock::new(List::new()),
-            waitq: SpinLock::new(NullWaitq::new()),
-            cpus_free: AtomicMask::new(),
-            cpus: AtomicMask::new(),
-            nr,
-            span: Span::new(nr, MASK_WORDS),
-            admitted: Admitted::new(),
-        }
-    }
+// SAFETY: every field is valid as zero bytes: the locks' `spinlock_t`s
+// before `spin_lock_init` (SpinLock::new zeroes them too) around lists of
+// null pointers and a zero counter, atomic masks and counters, `nr`, and
+// a Span of zero words; and zero is an empty scheduler's state (both
+// lists empty, no pCPU, no unit), but for `nr` and `span`, which
+// `try_new` sets.
+unsafe impl Zeroable for NullPrivate {}
 
-    /// Initialise the locks, in place.
-    pub fn init(&self) {
-        self.domains.init();
-        self.waitq.init();
+impl NullPrivate {
+    /// Private data for `nr_cpu_ids` = `nr`, in place on Xen's heap, locks
+    /// initialised: empty, but for `nr` and its span (all that is not zero
+    /// at first: no value is built and copied over the zeroed memory).
+    pub fn try_new(nr: u32) -> Result<XBox<Self>, AllocError> {
+        let prv = XBox::try_new_zeroed(|prv: &mut Self| {
+            prv.nr = nr;
+            prv.span = Span::new(nr, MASK_WORDS);
+        })?;
+        prv.domains.init();
+        prv.waitq.init();
+        Ok(prv)
     }
 
     /// How many units fit: the scheduler's pCPUs (resources), now.
     pub fn capacity(&self) -> u32 {
         mask::weight(self.span, |i| self.cpus.word(i))
-    }
-
-    /// `null_priv(ops)`.
-    ///
-    /// # Safety
-    /// `ops` is a scheduler of ours whose `init` succeeded and whose
-    /// `deinit` has not run.
-    pub unsafe fn of<'a>(ops: *const scheduler) -> &'a Self {
-        // SAFETY: `sched_data` holds the NullPrivate init() stored.
-        unsafe { &*(*ops).sched_data.cast::<NullPrivate>() }
     }
 }
 
@@ -199,16 +191,6 @@ impl NullPcpu {
         (!npc.is_null()).then(|| unsafe { &*npc })
     }
 
-    /// The `pdata` Xen passes to `switch_sched`/`deinit_pdata`.
-    ///
-    /// # Safety
-    /// `pdata` is non-NULL and from our `alloc_pdata`, not freed yet.
-    pub unsafe fn from_pdata<'a>(pdata: *mut core::ffi::c_void) -> &'a Self {
-        debug_assert!(!pdata.is_null(), "npc");
-        // SAFETY: per the contract.
-        unsafe { &*pdata.cast::<NullPcpu>() }
-    }
-
     /// The assigned unit.
     pub fn get(&self) -> Option<Unit> {
         // SAFETY: a unit stays assigned only while it is alive: remove_unit
@@ -250,16 +232,6 @@ impl NullUnit {
     pub unsafe fn of<'a>(unit: Unit) -> &'a Self {
         // SAFETY: per the contract.
         unsafe { &*unit.priv_().cast::<NullUnit>() }
-    }
-
-    /// The `vdata` Xen passes to `switch_sched` (the idle unit's).
-    ///
-    /// # Safety
-    /// `vdata` is non-NULL and from our `alloc_udata`, not freed yet.
-    pub unsafe fn from_vdata<'a>(vdata: *mut core::ffi::c_void) -> &'a Self {
-        debug_assert!(!vdata.is_null(), "nvc");
-        // SAFETY: per the contract.
-        unsafe { &*vdata.cast::<NullUnit>() }
     }
 
     /// Pointer form, for the list.

@@ -9,6 +9,7 @@ use crate::sched::admission;
 use crate::sched::data::{NullDom, NullPcpu, NullPrivate, NullUnit};
 use crate::xen::cpumask::MaskBuf;
 use crate::xen::ffi::scheduler;
+use crate::xen::hook::{sched_hook, Ops};
 use crate::xen::printk::printk;
 use crate::xen::runq::{PcpuLockIrqSave, UnitLock};
 use crate::xen::sched_if::Resource;
@@ -33,21 +34,17 @@ fn dump_unit(nvc: &NullUnit) {
     );
 }
 
-/// `dump_cpu_state`.
-///
-/// # Safety
-/// Called by Xen's `r` key handler for a pCPU of scheduler `ops`, or, when
-/// `ops` is the boot scheduler, for a pCPU in no cpupool: `schedule_dump(NULL)`
-/// dumps free pCPUs with the default scheduler's hooks. Such a pCPU
-/// belongs to the idle scheduler and has no `NullPcpu` (null.c
-/// dereferences NULL there; seen after `xl cpupool-cpu-remove` on a
-/// `sched=null` boot, tests/system/test_xl.py).
-#[no_mangle]
-pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
-    let cpu = cpu as c_uint;
+/// `dump_cpu_state`, for a pCPU of scheduler `ops` or, when `ops` is the
+/// boot scheduler, for a pCPU in no cpupool: `schedule_dump(NULL)` dumps
+/// free pCPUs with the default scheduler's hooks. Such a pCPU belongs to
+/// the idle scheduler and has no `NullPcpu` (null.c dereferences NULL
+/// there; seen after `xl cpupool-cpu-remove` on a `sched=null` boot,
+/// tests/system/test_xl.py).
+#[inline(always)]
+fn dump_pcpu(ops: Ops<'_, NullPrivate>, cpu: u32) {
     let lock = PcpuLockIrqSave::new(cpu);
     // A free pCPU (see above) is not ours: no unit to show.
-    let ours = Resource::of(cpu).scheduler() == ops;
+    let ours = ops.serves(cpu);
     // SAFETY: `cpu` is one of ours (checked just above), and its lock is
     // held.
     let npc = ours.then(|| unsafe { NullPcpu::of(cpu) });
@@ -87,13 +84,9 @@ pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
 /// then, beyond null.c, each waiting unit's wait and where it may run, and
 /// the pool's totals (waits since the scheduler started, units held,
 /// pCPUs, admission mode).
-///
-/// # Safety
-/// Called by Xen's `r` key handler with scheduler `ops` initialised.
-#[no_mangle]
-pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
-    // SAFETY: `ops` is ours and initialised.
-    let prv = unsafe { NullPrivate::of(ops) };
+#[inline(always)]
+fn dump(ops: Ops<'_, NullPrivate>) {
+    let prv = ops.data();
     // Lock order: private lock, then each unit's runqueue lock, then the
     // waitqueue lock.
     let domains = prv.domains.lock_irqsave();
@@ -166,4 +159,23 @@ pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
         );
     }
     drop(domains);
+}
+
+/// `dump_cpu_state`.
+///
+/// # Safety
+/// Called by Xen's `r` key handler with one of our initialised schedulers
+/// (for a pCPU of it or, for the boot scheduler, a pCPU in no cpupool).
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_dump_pcpu(ops: *const scheduler, cpu: c_int) {
+    sched_hook!(dump_cpu_state(ops, cpu) => dump_pcpu)
+}
+
+/// `dump_settings`.
+///
+/// # Safety
+/// Called by Xen's `r` key handler with one of our initialised schedulers.
+#[no_mangle]
+pub unsafe extern "C" fn null_rs_dump(ops: *const scheduler) {
+    sched_hook!(dump_settings(ops) => dump)
 }

@@ -4,11 +4,10 @@ use null_policy::affinity::Affinity;
 use null_policy::hooks::{Env, Event, Stat};
 use null_policy::mask::{AtomicMask, Bits, Span};
 
-use crate::sched::admission;
 use crate::sched::data::{NullPcpu, NullPrivate, NullUnit, NullWaitq};
 use crate::sched::events;
 use crate::xen::cpumask::{CpuMask, MASK_WORDS};
-use crate::xen::ffi::scheduler;
+use crate::xen::hook::Ops;
 use crate::xen::perfc::{self, XenStat};
 use crate::xen::runq::{RunqHeld, Trylocked};
 use crate::xen::sched_if::{Resource, Unit};
@@ -17,14 +16,14 @@ use crate::xen::{smp, softirq};
 /// The environment one hook runs in.
 ///
 /// # Invariants
-/// `ops` is one of our initialised schedulers; the hook holds the runqueue
-/// locks the policy function it calls documents (`held` borrows the proof
-/// of one, with interrupts off); every unit handed to the policy is a live
-/// unit of this scheduler and every pCPU one of its pCPUs.
+/// The hook holds the runqueue locks that the policy function it calls
+/// documents, for the arguments it passes (`held` borrows the proof of one,
+/// with interrupts off); every unit handed to the policy is a live unit of
+/// this scheduler and every pCPU one of its pCPUs.
 pub struct XenEnv<'a> {
-    /// Our scheduler; `prv` and `nr_cpu_ids` are read when needed, not
-    /// up front: `do_schedule`'s usual path needs neither.
-    ops: *const scheduler,
+    /// Our scheduler; its private data is read when needed, not up front:
+    /// `do_schedule`'s usual path does not need it.
+    ops: Ops<'a, NullPrivate>,
     held: RunqHeld<'a>,
 }
 
@@ -33,9 +32,11 @@ impl<'a> XenEnv<'a> {
     /// lock `held` proves.
     ///
     /// # Safety
-    /// `ops` is one of our initialised schedulers, and the runqueue lock(s)
-    /// held are those the policy function the caller will call requires.
-    pub unsafe fn new(ops: *const scheduler, held: RunqHeld<'a>) -> Self {
+    /// The runqueue lock(s) held are those the policy function the caller
+    /// will call requires, for the arguments it will pass (`held` says
+    /// that a runqueue lock is held, not which: see docs/design.md).
+    #[inline(always)]
+    pub unsafe fn new(ops: Ops<'a, NullPrivate>, held: RunqHeld<'a>) -> Self {
         // INVARIANT: per the contract.
         Self { ops, held }
     }
@@ -43,14 +44,12 @@ impl<'a> XenEnv<'a> {
     /// The scheduler's private data.
     #[inline]
     pub fn prv(&self) -> &'a NullPrivate {
-        // SAFETY: `ops` is ours and initialised (type invariant).
-        unsafe { NullPrivate::of(self.ops) }
+        self.ops.data()
     }
 
-    /// The id of our cpupool (-1: the boot scheduler's), for the log.
-    pub fn pool_id(&self) -> core::ffi::c_int {
-        // SAFETY: `ops` is ours (type invariant).
-        unsafe { admission::pool_id(self.ops) }
+    /// Our scheduler.
+    pub fn ops(&self) -> Ops<'a, NullPrivate> {
+        self.ops
     }
 
     fn pcpu(&self, cpu: u32) -> &NullPcpu {
@@ -130,11 +129,10 @@ impl Env for XenEnv<'_> {
     }
 
     fn owned_slot(&self, cpu: u32) -> Option<Option<Unit>> {
-        let sr = Resource::of(cpu);
         // schedule_cpu_rm() sets sched_priv to NULL (and the scheduler to
         // the idle one) under the pCPU's lock, and only later calls our
         // deinit_pdata, which clears the `cpus` bit.
-        if !self.prv().cpus.test(cpu) || sr.scheduler() != self.ops {
+        if !self.prv().cpus.test(cpu) || !self.ops.serves(cpu) {
             return None;
         }
         // SAFETY: a pCPU of ours whose runqueue lock the caller holds: its

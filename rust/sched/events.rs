@@ -159,7 +159,7 @@ fn warn_waiting(env: &XenEnv<'_>, unit: Unit) {
     } else {
         c""
     };
-    let pool = env.pool_id();
+    let pool = env.ops().pool_id();
     printk!(
         "%sWARNING: %pdv%d not assigned to any CPU! cpupool %d has no free pCPU in {%*pbl} (its hard affinity & pool)%s\n",
         level.as_ptr(),

@@ -37,6 +37,28 @@ impl<T> XBox<T> {
         Ok(Self { ptr })
     }
 
+    /// A `T` whose bytes are all zero, as `_xzalloc` gives them, then
+    /// `init` sets the fields that are not: no `T` is built and copied in
+    /// (for a `T` that is mostly zero, that is a `memset()` of memory
+    /// already zeroed); `Err` when Xen's heap is exhausted.
+    pub fn try_new_zeroed(init: impl FnOnce(&mut T)) -> Result<Self, AllocError>
+    where
+        T: Zeroable,
+    {
+        #[cfg(xen_debug)]
+        if fault::inject(core::any::type_name::<T>()) {
+            return Err(AllocError);
+        }
+        // SAFETY: as in try_new.
+        let p = unsafe { bindings::_xzalloc(size_of::<T>() as _, align_of::<T>() as _) };
+        let mut ptr = NonNull::new(p.cast::<T>()).ok_or(AllocError)?;
+        // SAFETY: a fresh allocation, suitably sized and aligned, of zero
+        // bytes, which are a valid T (Zeroable); nobody else has it.
+        init(unsafe { ptr.as_mut() });
+        // INVARIANT: allocated by _xzalloc and holding an initialised T.
+        Ok(Self { ptr })
+    }
+
     /// Give up ownership, for storing in a Xen `void *` slot.
     pub fn into_raw(this: Self) -> NonNull<T> {
         let p = this.ptr;
@@ -53,6 +75,15 @@ impl<T> XBox<T> {
         Self { ptr }
     }
 }
+
+/// Types for which all-zero bytes are a valid value: what `_xzalloc`
+/// returns is then one ([`XBox::try_new_zeroed`]).
+///
+/// # Safety
+/// Every field, recursively, is valid as all-zero bytes (integers, atomics,
+/// raw pointers, `UnsafeCell`s of such, a `spinlock_t` before
+/// `spin_lock_init`), and a zeroed value upholds the type's invariants.
+pub unsafe trait Zeroable {}
 
 impl<T> core::ops::Deref for XBox<T> {
     type Target = T;

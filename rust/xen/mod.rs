@@ -1,9 +1,11 @@
-//! Safe wrappers over Xen: the only place (with [`crate::sched`]'s
-//! trampolines) that touches [`crate::bindings`].
+//! Safe wrappers over Xen: the only place that touches
+//! [`crate::bindings`] (the hook trampolines' conversions included:
+//! [`hook`]).
 
 pub mod alloc;
 pub mod cpumask;
 pub mod ffi;
+pub mod hook;
 pub mod irq;
 pub mod panic;
 pub mod percpu;

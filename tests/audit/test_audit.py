@@ -21,8 +21,7 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import audit  # noqa: E402
+from tests.audit import audit
 
 AUDIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "audit.py")
 XEN_TREE = os.environ.get("XEN_TREE", "/work/cache/build-c")

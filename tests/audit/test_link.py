@@ -13,11 +13,9 @@ import glob
 import os
 import re
 import subprocess
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import audit  # noqa: E402
+from tests.audit import audit
 
 RUST_HOOKS = ["null_rs_init", "null_rs_unit_wake", "null_rs_unit_sleep",
               "null_rs_schedule", "null_rs_res_pick", "null_rs_dump"]

@@ -19,13 +19,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
+from tests.system.support import CACHE
+
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("XEN_NULL_CACHE", "/var/cache/xen-null-rs"))
 DEBIAN_VERSION = os.environ.get("XEN_DEB_VERSION", "4.17.5+72-g01140da4e8-1")
 HV = "xen-hypervisor-4.17-amd64"
 PACKAGES = [HV, f"{HV}-dbg", "xen-hypervisor-common"]

@@ -211,6 +211,10 @@ pub struct Model<const W: usize = WORDS> {
     pub slots: Vec<Cell<Option<usize>>>,
     /// `prv->cpus_free`.
     pub free: AtomicMask<W>,
+    /// `prv->cpus`: the scheduler's pCPUs (set by
+    /// [`hooks::init_pdata`](null_policy::hooks::init_pdata), cleared by
+    /// [`hooks::deinit_pdata`](null_policy::hooks::deinit_pdata)).
+    pub cpus: AtomicMask<W>,
     /// `prv->waitq`: a `RefCell`, as Xen's is behind its lock, which
     /// grants `&mut` ([`Env::with_waitq`]).
     pub waitq: RefCell<ModelWaitq>,
@@ -280,6 +284,7 @@ impl<const W: usize> Model<W> {
             units: Vec::new(),
             slots: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             free: AtomicMask::new(),
+            cpus: AtomicMask::new(),
             waitq: RefCell::new(ModelWaitq::default()),
             curr: (0..nr_cpus).map(|_| Cell::new(None)).collect(),
             contended: RefCell::new(Vec::new()),
@@ -291,7 +296,7 @@ impl<const W: usize> Model<W> {
             leaving: Cell::new(None),
         };
         for c in 0..nr_cpus {
-            m.free.set(c);
+            hooks::init_pdata(&m.cpus, &m.free, c, |u| m.slots[c as usize].set(u));
         }
         m
     }
@@ -431,6 +436,11 @@ impl<const W: usize> Model<W> {
     pub fn check_invariants(&self, inserted: &[usize]) -> Result<(), String> {
         let waiting = self.waiting();
         for c in 0..self.nr_cpus {
+            // Only the scheduler's pCPUs may be free (deinit_pdata clears
+            // both bits).
+            if self.free.test(c) && !self.cpus.test(c) {
+                return Err(format!("cpu {c} is not the scheduler's but is marked free"));
+            }
             let slot = self.slots[c as usize].get();
             // A pCPU of the pool with a unit is never marked free.
             if slot.is_some() && self.free.test(c) && self.pool.test(c) {
@@ -509,10 +519,13 @@ impl<const W: usize> Model<W> {
 
 impl<const W: usize> Clone for Model<W> {
     fn clone(&self) -> Self {
-        let free = AtomicMask::new();
+        let (free, cpus) = (AtomicMask::new(), AtomicMask::new());
         for c in 0..self.nr_cpus {
             if self.free.test(c) {
                 free.set(c);
+            }
+            if self.cpus.test(c) {
+                cpus.set(c);
             }
         }
         Model {
@@ -521,6 +534,7 @@ impl<const W: usize> Clone for Model<W> {
             units: self.units.clone(),
             slots: self.slots.clone(),
             free,
+            cpus,
             waitq: RefCell::new(self.waitq.borrow().clone()),
             curr: self.curr.clone(),
             contended: self.contended.clone(),

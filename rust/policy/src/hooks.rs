@@ -10,7 +10,7 @@
 use crate::affinity::BalanceStep;
 pub use crate::env::{Env, Event, Stat};
 use crate::handoff::{self, Handoff};
-use crate::mask::{self, Bits};
+use crate::mask::{self, AtomicMask, Bits};
 use crate::pick::{self, Slot};
 pub use crate::waitq::{Class, Waitq};
 
@@ -132,14 +132,41 @@ fn offer_trylocked<E: Env>(
     (outcome, guard)
 }
 
+/// null.c's `init_pdata()` (inline in `switch_sched`): `cpu` joins the
+/// scheduler (`ours`), free, with no unit in `set_slot`'s slot (the `pdata`
+/// Xen passes, which it hooks into the pCPU only after `switch_sched`
+/// returns, so [`Env::set_slot`] cannot reach it). Xen holds the pCPU's
+/// runqueue lock.
+pub fn init_pdata<const W: usize, U>(
+    ours: &AtomicMask<W>,
+    free: &AtomicMask<W>,
+    cpu: u32,
+    set_slot: impl FnOnce(Option<U>),
+) {
+    free.set(cpu);
+    ours.set(cpu);
+    set_slot(None);
+}
+
+/// `deinit_pdata`: `cpu` leaves the scheduler (`ours`); not free, and its
+/// slot (the `pdata` Xen passes, already unhooked from the pCPU) empty.
+/// Every unit left it before (`cpu_disable_scheduler()`).
+pub fn deinit_pdata<const W: usize, U>(
+    ours: &AtomicMask<W>,
+    free: &AtomicMask<W>,
+    cpu: u32,
+    set_slot: impl FnOnce(Option<U>),
+) {
+    free.clear(cpu);
+    ours.clear(cpu);
+    set_slot(None);
+}
+
 /// Where `insert_unit` got after placing the unit and relocking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insert {
     /// The unit got its pCPU.
     Assigned,
-    /// The picked pCPU was taken meanwhile but others are free: pick again
-    /// ([`insert_place`] only; [`insert`] does).
-    Retry,
     /// No allowed pCPU is free: the unit waits.
     Queued,
     /// The unit's vCPU is offline: nothing to place ([`insert`] only).
@@ -158,32 +185,31 @@ pub fn insert<E: Env>(env: &E, unit: E::Unit, mut relock: impl FnMut()) -> Inser
         env.set_res(unit, pick_res(env, unit));
         // The unit's master pCPU, hence its lock, may have changed.
         relock();
-        match insert_place(env, unit) {
-            Insert::Retry => continue,
-            placed => return placed,
+        if let Some(placed) = insert_place(env, unit) {
+            return placed;
         }
     }
 }
 
 /// The second half of `null_unit_insert()`, after `sched_set_res(unit,
 /// pick_res())` and relocking: the caller holds the runqueue lock of the
-/// unit's (new) master pCPU. [`insert`] loops over it; public for tests
-/// that drive one step.
-pub fn insert_place<E: Env>(env: &E, unit: E::Unit) -> Insert {
+/// unit's (new) master pCPU. `None`: the picked pCPU was taken meanwhile
+/// but others are free, so [`insert`] picks again.
+fn insert_place<E: Env>(env: &E, unit: E::Unit) -> Option<Insert> {
     let cpu = env.master(unit);
     if env.slot(cpu).is_none() {
         // Insert is followed by a wake, which tickles the pCPU.
         unit_assign(env, unit, cpu);
-        Insert::Assigned
+        Some(Insert::Assigned)
     } else if env.affinity(unit).intersects_free(env.free()) {
-        Insert::Retry
+        None
     } else {
         let class = Class::of(&env.affinity(unit));
         env.with_waitq(|wq| {
             wq.push_back(unit, class);
             env.event(Event::NotAssigned { unit });
         });
-        Insert::Queued
+        Some(Insert::Queued)
     }
 }
 

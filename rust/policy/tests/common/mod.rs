@@ -217,19 +217,17 @@ pub fn apply(m: &mut Model, known: &mut Known, op: Op) {
             }
             serve_softirqs(m);
             m.leaving.set(None);
-            // deinit_pdata
-            m.free.clear(c);
             assert_eq!(
                 m.slots[c as usize].get(),
                 None,
                 "a unit left on removed cpu {c}"
             );
+            hooks::deinit_pdata(&m.cpus, &m.free, c, |u| m.slots[c as usize].set(u));
         }
         Op::AddCpu(c) => {
             bits_set(&mut m.pool, c);
             // switch_sched: free, with no unit; then it schedules.
-            m.free.set(c);
-            m.slots[c as usize].set(None);
+            hooks::init_pdata(&m.cpus, &m.free, c, |u| m.slots[c as usize].set(u));
             m.tickled.borrow_mut().push(c);
         }
     }
