@@ -86,6 +86,9 @@ def main():
         print(f"{n if n else '':>9} {per}  {addr - start:5x}: {m.group(2)}")
     print(f"total {total} instructions"
           + (f", {total / entries:.1f} per entry" if entries else ""))
+    if entries and not total:
+        sys.exit(f"{name} ran {entries} times but no instruction of {syms} "
+                 "at its addresses did: not the xen-syms (or --arch) the run counted")
 
 
 if __name__ == "__main__":
