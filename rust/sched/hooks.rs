@@ -497,7 +497,10 @@ pub unsafe extern "C" fn null_rs_schedule(
     // builds check), so only the idle outcome reads the idle unit.
     match next {
         Next::Unit(next) => {
-            debug_assert!(next != cur_res.idle_unit(), "do_schedule picked the idle unit");
+            debug_assert!(
+                next != cur_res.idle_unit(),
+                "do_schedule picked the idle unit"
+            );
             #[cfg(xen_debug)]
             unit_check(next);
             prev.set_next(next);

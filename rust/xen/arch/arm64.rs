@@ -12,7 +12,10 @@ use crate::bindings;
 use crate::bindings::gcc;
 
 // `this_cpu(cpu_id)` is the `unsigned int` read below, as GCC sees it.
-static_assertions::const_assert_eq!(core::mem::size_of::<u32>() as i128, gcc::SIZEOF_this_cpu_cpu_id);
+static_assertions::const_assert_eq!(
+    core::mem::size_of::<u32>() as i128,
+    gcc::SIZEOF_this_cpu_cpu_id
+);
 
 /// `this_cpu(cpu_id)`.
 #[inline]
