@@ -182,7 +182,7 @@ fn bindings(cflags: &[String], sched_dir: &Path, clang_target: &str, out: &Path)
         .allowlist_var(
             "tb_init_done|nr_cpu_ids|SCHEDULE_SOFTIRQ|XEN_SCHEDULER_NULL|system_state|SYS_STATE_.*",
         )
-        .allowlist_var("rust_null_fail_alloc|per_cpu__sched_res|__per_cpu_offset")
+        .allowlist_var("rust_null_fail_alloc|per_cpu__sched_res|__per_cpu_offset|per_cpu__cpu_id")
         // Opaque where the scheduler never looks inside.
         .opaque_type("arch_.*|paging_.*|hvm_.*|evtchn.*|grant_table|.*_page_list.*")
         .opaque_type("timer|rcu_head|page_info|p2m_domain|vm_event_.*|xen_domctl.*|xen_sysctl.*")

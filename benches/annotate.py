@@ -4,12 +4,16 @@ times it ran, from a benches/run.sh output directory.
 
     benches/annotate.py $CACHE/bench/<run> rust pick_res
     benches/annotate.py $CACHE/bench/<run> c pick_res
+    benches/annotate.py $CACHE/bench/arm64-<run> rust null_rs_schedule
 
 FUNC matches the function names of <flavour>.ranges (first containing
 match; exact match preferred).  The disassembly is objdump's, of the
-xen-syms the run counted ($XEN_NULL_CACHE/build/<flavour>-default, the
-same path xen_bench.py uses).  Instructions that never ran are shown with
-a blank count, so the executed path stands out.
+xen-syms the run counted ($XEN_NULL_CACHE/build/<flavour>-default, or
+arm64-<flavour>-default with aarch64-linux-gnu-objdump for an arm64 run:
+the same paths and tools xen_bench.py uses).  The architecture is the
+run's (xen_bench.py names arm64 runs arm64-<workload>-<time>) unless
+--arch says otherwise.  Instructions that never ran are shown with a blank
+count, so the executed path stands out.
 """
 import argparse
 import re
@@ -17,8 +21,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "system"))
-from support import CACHE  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from xen_bench import ARCHES, xen_dir  # noqa: E402
+
+
+def run_arch(run):
+    """The architecture a run directory was counted on, from its name."""
+    for arch, a in ARCHES.items():
+        if a["tree"] and run.resolve().name.startswith(a["tree"]):
+            return arch
+    return "x86_64"
 
 
 def main():
@@ -26,9 +38,12 @@ def main():
     ap.add_argument("run", type=Path, help="benches/run.sh output directory")
     ap.add_argument("flavour", choices=("rust", "c"))
     ap.add_argument("func", help="function name, or part of it")
+    ap.add_argument("--arch", choices=sorted(ARCHES),
+                    help="default: the run's (arm64- runs are arm64)")
     ap.add_argument("--xen-syms", type=Path,
-                    help="default: $XEN_NULL_CACHE/build/<flavour>-default/xen/xen-syms")
+                    help="default: $XEN_NULL_CACHE/build/[arm64-]<flavour>-default/xen/xen-syms")
     args = ap.parse_args()
+    arch = args.arch or run_arch(args.run)
 
     funcs = []
     for line in (args.run / f"{args.flavour}.ranges").read_text().splitlines():
@@ -53,13 +68,13 @@ def main():
         sys.exit(f"{args.flavour}.counts has no per-instruction lines "
                  "(counted by an older plugin?)")
 
-    syms = args.xen_syms or CACHE / "build" / f"{args.flavour}-default" / "xen" / "xen-syms"
+    syms = args.xen_syms or xen_dir(args.flavour, arch) / "xen-syms"
     dis = subprocess.run(
-        ["objdump", "-d", "--no-show-raw-insn", "-C",
+        [ARCHES[arch]["objdump"], "-d", "--no-show-raw-insn", "-C",
          f"--start-address={start:#x}", f"--stop-address={end:#x}", str(syms)],
         check=True, capture_output=True, text=True).stdout
     total = 0
-    print(f"{name}: {entries} entries")
+    print(f"{name}: {entries} entries ({arch}, {syms})")
     for line in dis.splitlines():
         m = re.match(r"\s*([0-9a-f]+):\s*(.*)", line)
         if not m:
@@ -71,6 +86,9 @@ def main():
         print(f"{n if n else '':>9} {per}  {addr - start:5x}: {m.group(2)}")
     print(f"total {total} instructions"
           + (f", {total / entries:.1f} per entry" if entries else ""))
+    if entries and not total:
+        sys.exit(f"{name} ran {entries} times but no instruction of {syms} "
+                 "at its addresses did: not the xen-syms (or --arch) the run counted")
 
 
 if __name__ == "__main__":

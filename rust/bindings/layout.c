@@ -119,6 +119,10 @@ void probe(void)
     DEFINE(SIZEOF_cpu_info, sizeof(struct cpu_info));
     DEFINE(OFFSET_cpu_info__processor_id, offsetof(struct cpu_info, processor_id));
 #endif
+#ifdef CONFIG_ARM_64
+    /* smp_processor_id() is this_cpu(cpu_id) (rust/xen/arch/arm64.rs). */
+    DEFINE(SIZEOF_this_cpu_cpu_id, sizeof(smp_processor_id()));
+#endif
 
 #ifdef CONFIG_PERF_COUNTERS
     DEFINE(PERFC_unit_alloc, PERFC_unit_alloc);

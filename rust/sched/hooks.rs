@@ -293,18 +293,31 @@ fn schedule(ops: NullOps<'_>, prev: Unit, tasklet_work_scheduled: bool, held: Ru
     // contract).
     let env = unsafe { XenEnv::new(ops, held) };
     let next = policy::schedule(&env, cur_cpu, tasklet_work_scheduled);
-    let idle = cur_res.idle_unit();
-    let next = match next {
-        Next::Unit(u) => u,
-        Next::Idle => idle,
-    };
-    #[cfg(xen_debug)]
-    unit_check(next);
-    prev.set_next(next);
-    // A unit hands over to idle: keep the idle unit from naming it (a
-    // null pCPU is tickless, so idle may not be prev again for long).
-    if next == idle && prev != idle {
-        idle.point_next_at_self();
+    // One tail per outcome: a unit the policy picks is never the idle
+    // unit (slots and the waitqueue hold inserted units only; debug
+    // builds check), so only the idle outcome reads the idle unit.
+    match next {
+        Next::Unit(next) => {
+            debug_assert!(
+                next != cur_res.idle_unit(),
+                "do_schedule picked the idle unit"
+            );
+            #[cfg(xen_debug)]
+            unit_check(next);
+            prev.set_next(next);
+        }
+        Next::Idle => {
+            let idle = cur_res.idle_unit();
+            #[cfg(xen_debug)]
+            unit_check(idle);
+            prev.set_next(idle);
+            // A unit hands over to idle: keep the idle unit from naming
+            // it (a null pCPU is tickless, so idle may not be prev again
+            // for long).
+            if prev != idle {
+                idle.point_next_at_self();
+            }
+        }
     }
 }
 

@@ -110,14 +110,14 @@ impl Unit {
                 let dcount = ptr::read_volatile(ptr::addr_of!((*(*v).domain).pause_count.counter));
                 let runnable =
                     (flags | count as core::ffi::c_ulong | dcount as core::ffi::c_ulong) == 0;
-                (*v).new_state = if runnable {
-                    gcc::RUNSTATE_running as u32
+                if runnable {
+                    (*v).new_state = gcc::RUNSTATE_running as u32;
+                    ret = true;
                 } else if flags & gcc::VPF_blocked as core::ffi::c_ulong != 0 {
-                    gcc::RUNSTATE_blocked as u32
+                    (*v).new_state = gcc::RUNSTATE_blocked as u32;
                 } else {
-                    gcc::RUNSTATE_offline as u32
-                };
-                ret |= runnable;
+                    (*v).new_state = gcc::RUNSTATE_offline as u32;
+                }
                 v = (*v).next_in_list;
             }
             ret
