@@ -54,25 +54,52 @@ fn multisets(n: usize, k: usize) -> Vec<Vec<usize>> {
     out
 }
 
-type Key = (
-    Vec<Option<usize>>,
-    Vec<usize>,
-    Vec<u32>,
-    Vec<(bool, bool)>,
-    Vec<usize>,
-);
+/// A state's identity, packed: per pCPU its unit (3 bits, 7 = none), the
+/// waitqueue in order (3 bits each after a 3-bit length), per unit its
+/// master pCPU (2 bits) and online/parked flags, and the known units as a
+/// set (they are one: the driver only asks `contains`).
+type Key = u64;
 
 fn key(m: &Model, known: &Known) -> Key {
-    let mut k = known.0.clone();
-    k.sort_unstable();
-    (
-        m.slots.iter().map(|c| c.get()).collect(),
-        m.waiting(),
-        m.units.iter().map(|u| u.master.get()).collect(),
-        m.units.iter().map(|u| (u.online, u.parked)).collect(),
-        k,
-    )
+    let mut k: u64 = 0;
+    let mut put = |v: u64, bits: u32| {
+        debug_assert!(v < 1 << bits, "{v} does not fit in {bits} bits");
+        k = (k << bits) | v;
+    };
+    for c in &m.slots {
+        put(c.get().map_or(7, |u| u as u64), 3);
+    }
+    let waiting = m.waiting();
+    put(waiting.len() as u64, 3);
+    for u in waiting {
+        put(u as u64, 3);
+    }
+    for u in &m.units {
+        put(u64::from(u.master.get()), 2);
+        put(u64::from(u.online) << 1 | u64::from(u.parked), 2);
+    }
+    let set = known.0.iter().fold(0, |s, &u| s | 1 << u);
+    put(set, 4);
+    k
 }
+
+/// FxHash's multiply: the keys are already dense bit patterns.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys are hashed");
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (v ^ v >> 29).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type Seen = HashSet<Key, std::hash::BuildHasherDefault<KeyHasher>>;
 
 /// One configuration: each unit's (hard, soft, initial master pCPU).
 type Spec = Vec<(Vec<u32>, Vec<u32>, u32)>;
@@ -104,12 +131,25 @@ fn explore(spec: &Spec) -> (usize, usize) {
         .chain((0..NR).map(Op::Schedule))
         .collect();
 
+    assert!(n <= 4 && NR <= 3, "the state key packs 4 units and 3 pCPUs");
     let known = Known::default();
-    let mut seen: HashSet<Key> = HashSet::new();
+    let mut seen = Seen::default();
     seen.insert(key(&m, &known));
-    let mut queue = VecDeque::from([(m, known, oracle, Vec::<Op>::new())]);
+    // How each state was reached: (parent, op) per state, the root first;
+    // a failure prints the path back to the root.
+    let mut trail: Vec<(usize, Op)> = vec![(usize::MAX, Op::Schedule(0))];
+    let path_to = |trail: &[(usize, Op)], mut at: usize| {
+        let mut path = Vec::new();
+        while at != 0 {
+            path.push(trail[at].1);
+            at = trail[at].0;
+        }
+        path.reverse();
+        path
+    };
+    let mut queue = VecDeque::from([(m, known, oracle, 0)]);
     let mut transitions = 0;
-    while let Some((m, known, oracle, path)) = queue.pop_front() {
+    while let Some((m, known, oracle, at)) = queue.pop_front() {
         for &op in &ops {
             if !enabled(&m, &known, op) {
                 continue;
@@ -119,6 +159,7 @@ fn explore(spec: &Spec) -> (usize, usize) {
             o2.apply(op);
             transitions += 1;
             let fail = |what: String| -> ! {
+                let path = path_to(&trail, at);
                 panic!("{what}\n  units {spec:?}\n  path {path:?} then {op:?}");
             };
             if let Err(e) = check(&m2, &k2) {
@@ -134,12 +175,11 @@ fn explore(spec: &Spec) -> (usize, usize) {
                 ));
             }
             if seen.insert(key(&m2, &k2)) {
-                let mut p = path.clone();
-                p.push(op);
+                trail.push((at, op));
                 // Events and softirq lists would only grow: drop them.
                 m2.events.borrow_mut().clear();
                 m2.stats.borrow_mut().clear();
-                queue.push_back((m2, k2, o2, p));
+                queue.push_back((m2, k2, o2, trail.len() - 1));
             }
         }
     }
