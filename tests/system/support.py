@@ -113,7 +113,10 @@ def parse_null_dump(dump):
       totals      {"waits": int, "units": int, "pCPUs": int,
                    "admission": "wait"|"strict"}
     """
-    lines = [re.sub(r"^\(XEN\) ?", "", line) for line in dump.splitlines()]
+    # Xen's serial output is shared with dom0's console: a dom0 prompt can
+    # land at the start of a line of the dump ("/ # (XEN) CPU[02] ..."),
+    # so drop whatever precedes Xen's prefix.
+    lines = [re.sub(r"^.*?\(XEN\) ?", "", line) for line in dump.splitlines()]
     info = {"scheduler": None, "granularity": None, "cpus_free": None,
             "domains": {}, "waitqueue": None, "pcpus": {}, "waiting": {},
             "totals": None}
