@@ -561,11 +561,17 @@ CHECK_NAMES = {
 }
 
 
-def _result(id_, failures, ok_summary, fail_summary, details=()):
+def check_result(names, id_, failures, ok_summary, fail_summary, details=()):
+    """A CheckResult for check `id_` of the table `names`: FAIL listing
+    `failures` (then `details`) if there are any, else PASS."""
     if failures:
-        return CheckResult(id_, CHECK_NAMES[id_], "FAIL", fail_summary,
+        return CheckResult(id_, names[id_], "FAIL", fail_summary,
                            list(failures) + list(details))
-    return CheckResult(id_, CHECK_NAMES[id_], "PASS", ok_summary, list(details))
+    return CheckResult(id_, names[id_], "PASS", ok_summary, list(details))
+
+
+def _result(id_, *args, **kwargs):
+    return check_result(CHECK_NAMES, id_, *args, **kwargs)
 
 
 def check_placement(pl: Placement) -> CheckResult:

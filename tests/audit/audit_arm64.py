@@ -74,11 +74,8 @@ CHECK_NAMES = {
 }
 
 
-def _result(id_, failures, ok_summary, fail_summary, details=()):
-    if failures:
-        return CheckResult(id_, CHECK_NAMES[id_], "FAIL", fail_summary,
-                           list(failures) + list(details))
-    return CheckResult(id_, CHECK_NAMES[id_], "PASS", ok_summary, list(details))
+def _result(id_, *args, **kwargs):
+    return audit.check_result(CHECK_NAMES, id_, *args, **kwargs)
 
 
 def _run(cmd):

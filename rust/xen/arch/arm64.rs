@@ -31,10 +31,10 @@ pub fn processor_id() -> u32 {
     // RELOC_HIDE: integer arithmetic, as the per-CPU copy is not part of
     // the template object as far as the compiler knows.
     let addr = (var as usize).wrapping_add(off);
-    // SAFETY: Xen sets TPIDR_EL2 to this pCPU's per-CPU offset before the
-    // pCPU runs any scheduler code (start_xen(), start_secondary()) and
-    // never changes it while the pCPU is up, and hypervisor code does not
-    // migrate between pCPUs: `addr` is this pCPU's copy of cpu_id, an
-    // aligned u32 written once when the pCPU came up.
+    // Xen sets TPIDR_EL2 before the pCPU runs any scheduler code
+    // (start_xen(), start_secondary()) and never changes it while the pCPU
+    // is up, and hypervisor code does not migrate between pCPUs.
+    // SAFETY: so `addr` is this pCPU's copy of cpu_id, an aligned u32
+    // written once when the pCPU came up.
     unsafe { core::ptr::read(addr as *const u32) }
 }
