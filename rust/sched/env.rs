@@ -1,5 +1,7 @@
 //! The policy core's [`Env`] over Xen's live state.
 
+use core::ptr;
+
 use null_policy::affinity::Affinity;
 use null_policy::hooks::{Env, Event, Stat};
 use null_policy::mask::{AtomicMask, Bits, Span};
@@ -7,23 +9,27 @@ use null_policy::mask::{AtomicMask, Bits, Span};
 use crate::sched::data::{NullPcpu, NullPrivate, NullUnit, NullWaitq};
 use crate::sched::events;
 use crate::xen::cpumask::{CpuMask, MASK_WORDS};
-use crate::xen::hook::Ops;
+
+use crate::xen::hook::{Ops, Scheduler};
 use crate::xen::perfc::{self, XenStat};
 use crate::xen::runq::{RunqHeld, Trylocked};
 use crate::xen::sched_if::{Resource, Unit};
 use crate::xen::{smp, softirq};
 
-/// The environment one hook runs in.
+/// The environment one hook runs in, used by reference: `&XenEnv` is the
+/// hook's `ops` pointer itself (the type is transparent over
+/// [`Scheduler`]), so passing it to the policy's out-of-line functions
+/// costs no stack slot, and a hook whose usual path calls nothing needs no
+/// stack frame.
 ///
 /// # Invariants
 /// The hook holds the runqueue locks that the policy function it calls
-/// documents, for the arguments it passes (`held` borrows the proof of one,
-/// with interrupts off); every unit handed to the policy is a live unit of
-/// this scheduler and every pCPU one of its pCPUs.
+/// documents, for the arguments it passes (`held`, zero-sized, stands for
+/// the proof of one, with interrupts off); every unit handed to the policy
+/// is a live unit of this scheduler and every pCPU one of its pCPUs.
+#[repr(transparent)]
 pub struct XenEnv<'a> {
-    /// Our scheduler; its private data is read when needed, not up front:
-    /// `do_schedule`'s usual path does not need it.
-    ops: Ops<'a, NullPrivate>,
+    sched: Scheduler<NullPrivate>,
     held: RunqHeld<'a>,
 }
 
@@ -36,20 +42,27 @@ impl<'a> XenEnv<'a> {
     /// will call requires, for the arguments it will pass (`held` says
     /// that a runqueue lock is held, not which: see docs/design.md).
     #[inline(always)]
-    pub unsafe fn new(ops: Ops<'a, NullPrivate>, held: RunqHeld<'a>) -> Self {
+    pub unsafe fn new(ops: Ops<'a, NullPrivate>, held: RunqHeld<'a>) -> &'a Self {
+        // The proof is zero-sized: the `held` field of the place stands
+        // for it from here on.
+        let _ = held;
+        // SAFETY: `XenEnv` is transparent over `Scheduler` (its other
+        // field is zero-sized with alignment 1), so the scheduler `ops`
+        // points at, live for 'a, is also a valid `XenEnv` for 'a.
         // INVARIANT: per the contract.
-        Self { ops, held }
+        unsafe { &*ptr::from_ref(ops.place()).cast::<Self>() }
     }
 
     /// The scheduler's private data.
     #[inline]
-    pub fn prv(&self) -> &'a NullPrivate {
-        self.ops.data()
+    pub fn prv(&self) -> &NullPrivate {
+        self.ops().data()
     }
 
     /// Our scheduler.
-    pub fn ops(&self) -> Ops<'a, NullPrivate> {
-        self.ops
+    #[inline(always)]
+    pub fn ops(&self) -> Ops<'_, NullPrivate> {
+        self.sched.ops()
     }
 
     fn pcpu(&self, cpu: u32) -> &NullPcpu {
@@ -132,7 +145,7 @@ impl Env for XenEnv<'_> {
         // schedule_cpu_rm() sets sched_priv to NULL (and the scheduler to
         // the idle one) under the pCPU's lock, and only later calls our
         // deinit_pdata, which clears the `cpus` bit.
-        if !self.prv().cpus.test(cpu) || !self.ops.serves(cpu) {
+        if !self.prv().cpus.test(cpu) || !self.ops().serves(cpu) {
             return None;
         }
         // SAFETY: a pCPU of ours whose runqueue lock the caller holds: its

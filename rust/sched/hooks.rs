@@ -175,10 +175,10 @@ fn insert(ops: NullOps<'_>, u: Unit) {
         // SAFETY: the unit's runqueue lock is held (relocked by the
         // policy, through the guard, whenever the unit moves).
         let env = unsafe { XenEnv::new(ops, lock.held()) };
-        if policy::insert(&env, u, || lock.relock()) == Insert::Offline {
+        if policy::insert(env, u, || lock.relock()) == Insert::Offline {
             return;
         }
-        check::after_hook(&env, &[u.master()]);
+        check::after_hook(env, &[u.master()]);
     }
     drop(lock);
     perfc::crank(XenStat::Policy(Stat::UnitInsert));
@@ -191,8 +191,8 @@ fn remove(ops: NullOps<'_>, u: Unit) {
     let lock = UnitLockIrq::new(u);
     // SAFETY: the unit's runqueue lock is held.
     let env = unsafe { XenEnv::new(ops, lock.held()) };
-    policy::remove(&env, u);
-    check::after_hook(&env, &[u.master()]);
+    policy::remove(env, u);
+    check::after_hook(env, &[u.master()]);
 }
 
 /// `wake` (`vcpu_wake()`, the unit's runqueue lock held, IRQs off).
@@ -201,8 +201,8 @@ fn wake(ops: NullOps<'_>, u: Unit, held: RunqHeld<'_>) {
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
     // SAFETY: `held` is the unit's runqueue lock (the hook's contract).
     let env = unsafe { XenEnv::new(ops, held) };
-    policy::wake(&env, u);
-    check::after_hook(&env, &[u.master()]);
+    policy::wake(env, u);
+    check::after_hook(env, &[u.master()]);
 }
 
 /// `sleep` (`vcpu_sleep_nosync()`, the unit's runqueue lock held, IRQs
@@ -212,8 +212,8 @@ fn sleep(ops: NullOps<'_>, u: Unit, held: RunqHeld<'_>) {
     debug_assert!(!u.is_idle(), "!is_idle_unit(unit)");
     // SAFETY: `held` is the unit's runqueue lock (the hook's contract).
     let env = unsafe { XenEnv::new(ops, held) };
-    policy::sleep(&env, u);
-    check::after_hook(&env, &[u.master()]);
+    policy::sleep(env, u);
+    check::after_hook(env, &[u.master()]);
 }
 
 /// `pick_resource` (the unit's runqueue lock held, IRQs off): the pCPU.
@@ -225,7 +225,7 @@ fn pick_resource(ops: NullOps<'_>, u: Unit, held: RunqHeld<'_>) -> u32 {
         "spin_is_locked(get_sched_res(cpu)->schedule_lock)"
     );
     // SAFETY: `held` is the unit's runqueue lock (the hook's contract).
-    policy::pick_res(&unsafe { XenEnv::new(ops, held) }, u)
+    policy::pick_res(unsafe { XenEnv::new(ops, held) }, u)
 }
 
 /// `migrate` (the runqueue locks of the unit's pCPU and of `new_cpu`
@@ -237,8 +237,8 @@ fn migrate(ops: NullOps<'_>, u: Unit, new_cpu: u32, held: RunqHeld<'_>) {
     // `new_cpu` (the hook's contract).
     let env = unsafe { XenEnv::new(ops, held) };
     let from = u.master();
-    policy::migrate(&env, u, new_cpu);
-    check::after_hook(&env, &[from, new_cpu]);
+    policy::migrate(env, u, new_cpu);
+    check::after_hook(env, &[from, new_cpu]);
 }
 
 /// `adjust_affinity`: Xen's `sched_set_affinity()` is about to install
@@ -262,7 +262,7 @@ fn adjust_affinity(ops: NullOps<'_>, u: Unit, hard: Option<&CpuMask>, soft: Opti
     // SAFETY: a queued unit is inserted, so Xen holds its runqueue lock,
     // taken _irq/_irqsave (the hook's contract), which the policy needs.
     let env = unsafe { XenEnv::new(ops, RunqHeld::assume()) };
-    policy::adjust_affinity(&env, u, hard, soft);
+    policy::adjust_affinity(env, u, hard, soft);
 }
 
 /// `null_unit_check()`: debug-build consistency of a unit and its data.
@@ -292,7 +292,7 @@ fn schedule(ops: NullOps<'_>, prev: Unit, tasklet_work_scheduled: bool, held: Ru
     // SAFETY: `held` is this resource's runqueue lock (the hook's
     // contract).
     let env = unsafe { XenEnv::new(ops, held) };
-    let next = policy::schedule(&env, cur_cpu, tasklet_work_scheduled);
+    let next = policy::schedule(env, cur_cpu, tasklet_work_scheduled);
     // One tail per outcome: a unit the policy picks is never the idle
     // unit (slots and the waitqueue hold inserted units only; debug
     // builds check), so only the idle outcome reads the idle unit.

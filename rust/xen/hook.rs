@@ -101,6 +101,42 @@ impl<'a, P> Ops<'a, P> {
     }
 }
 
+impl<'a, P> Ops<'a, P> {
+    /// The scheduler as a place: a reference that is this same pointer,
+    /// for types that are `#[repr(transparent)]` over [`Scheduler`] (a
+    /// reference to a stack copy of an `Ops` would be a stack slot and a
+    /// store on every hook that passes its environment by reference).
+    #[inline(always)]
+    pub fn place(self) -> &'a Scheduler<P> {
+        // SAFETY: a live `struct scheduler` for 'a (invariant), which
+        // `Scheduler` wraps transparently; through an `UnsafeCell`, so
+        // the reference claims no immutability of Xen's fields.
+        unsafe { self.raw.cast::<Scheduler<P>>().as_ref() }
+    }
+}
+
+/// The `struct scheduler` an [`Ops`] points at, as a place (see
+/// [`Ops::place`]).
+#[repr(transparent)]
+pub struct Scheduler<P> {
+    raw: core::cell::UnsafeCell<bindings::scheduler>,
+    _data: PhantomData<P>,
+}
+
+impl<P> Scheduler<P> {
+    /// The handle again.
+    #[inline(always)]
+    pub fn ops(&self) -> Ops<'_, P> {
+        // INVARIANT: only `Ops::place` makes a reference to a Scheduler, of
+        // a scheduler live (and with its P) for as long as the reference.
+        Ops {
+            // SAFETY: from a reference, so not NULL.
+            raw: unsafe { NonNull::new_unchecked(self.raw.get()) },
+            _data: PhantomData,
+        }
+    }
+}
+
 /// `init`'s result, stored for [`Ops::data`]: 0, or `-ENOMEM`.
 ///
 /// # Safety

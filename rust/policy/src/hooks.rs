@@ -289,23 +289,51 @@ pub fn wake<E: Env>(env: &E, unit: E::Unit) {
 }
 
 /// `null_unit_sleep()`; caller holds the unit's runqueue lock, IRQs off.
+///
+/// A unit being offlined leaves its pCPU or the waitqueue. That is rare,
+/// so those two paths are out of line: the usual path (a unit paused, or
+/// going offline after it left) makes no call but the softirq's, and
+/// needs no stack frame.
 pub fn sleep<E: Env>(env: &E, unit: E::Unit) {
     let cpu = env.master(unit);
-    let mut tickled = false;
-
-    // A unit being offlined leaves its pCPU or the waitqueue.
     if !env.is_online(unit) {
         if env.is_queued(unit) {
-            env.with_waitq(|wq| wq.remove(unit));
-        } else if env.slot(cpu) == Some(unit) {
-            tickled = unit_deassign(env, unit, &[cpu]);
+            return sleep_dequeue(env, unit, cpu);
+        }
+        if env.slot(cpu) == Some(unit) {
+            return sleep_deassign(env, unit, cpu);
         }
     }
+    sleep_tickle(env, unit, cpu);
+}
 
-    if !tickled && env.curr_on_cpu(cpu) == Some(unit) {
+/// [`sleep`]'s end: the pCPU reschedules if the unit runs there.
+#[inline(always)]
+fn sleep_tickle<E: Env>(env: &E, unit: E::Unit, cpu: u32) {
+    if env.curr_on_cpu(cpu) == Some(unit) {
         env.raise_softirq(cpu);
     }
     env.stat(|| Stat::UnitSleep);
+}
+
+/// [`sleep`] of a waiting unit going offline (`cpu` its pCPU).
+#[cold]
+#[inline(never)]
+fn sleep_dequeue<E: Env>(env: &E, unit: E::Unit, cpu: u32) {
+    env.with_waitq(|wq| wq.remove(unit));
+    sleep_tickle(env, unit, cpu);
+}
+
+/// [`sleep`] of an assigned unit going offline: it leaves `cpu`, which
+/// takes a waiting unit or is tickled by `unit_deassign`.
+#[cold]
+#[inline(never)]
+fn sleep_deassign<E: Env>(env: &E, unit: E::Unit, cpu: u32) {
+    if unit_deassign(env, unit, &[cpu]) {
+        env.stat(|| Stat::UnitSleep);
+    } else {
+        sleep_tickle(env, unit, cpu);
+    }
 }
 
 /// `null_unit_migrate()`; caller holds the runqueue locks of the unit's
