@@ -46,10 +46,10 @@ impl<'a> XenEnv<'a> {
         // The proof is zero-sized: the `held` field of the place stands
         // for it from here on.
         let _ = held;
-        // SAFETY: `XenEnv` is transparent over `Scheduler` (its other
-        // field is zero-sized with alignment 1), so the scheduler `ops`
-        // points at, live for 'a, is also a valid `XenEnv` for 'a.
         // INVARIANT: per the contract.
+        // SAFETY: `XenEnv` is transparent over `Scheduler` (the compiler
+        // checks that its other field is zero-sized with alignment 1), so
+        // the scheduler `ops` points at, live for 'a, is a `XenEnv` for 'a.
         unsafe { &*ptr::from_ref(ops.place()).cast::<Self>() }
     }
 
