@@ -316,6 +316,50 @@ class XenQemu:
             self.wait_for(r"Synced cycles skew:.*\n", timeout, since=end.end())
         return self.text[start.start():end.start()]
 
+    # What a post-mortem asks Xen for, with the header each key prints
+    # first: the scheduler's view ('r'), every domain's vCPUs with their
+    # pending events ('q'), and where each pCPU is ('d', an IRQ-context
+    # key, so it answers even when no tasklet can run).
+    POSTMORTEM_KEYS = ((b"r", r"sched_smt_power_savings:"),
+                       (b"q", r"'q' pressed"),
+                       (b"d", r"'d' pressed"))
+
+    def postmortem(self, timeout=30):
+        """After a hang, put Xen's own account of it into the log: press
+        the POSTMORTEM_KEYS and wait for each to go quiet.  Best effort,
+        never raises: a key that gets no answer is itself the finding (a
+        Xen that cannot switch input has lost its serial interrupt; a 'r'
+        with no answer, its tasklets).  Returns a one-line summary."""
+        if self._proc.poll() is not None:
+            return "QEMU already exited"
+        try:
+            self._switch_input(TO_XEN, timeout)
+        except Exception:
+            return "Xen did not switch serial input to itself"
+        answered = []
+        for key, header in self.POSTMORTEM_KEYS:
+            pos = self.position()
+            self.send(key)
+            try:
+                self.wait_for(header, timeout, since=pos)
+            except Exception:
+                answered.append(f"'{key.decode()}' unanswered")
+                continue
+            self._wait_quiet(2, timeout)
+            answered.append(f"'{key.decode()}' dumped")
+        return ", ".join(answered) + f"; see {self.log_path}"
+
+    def _wait_quiet(self, quiet, limit):
+        """Wait until no output came for `quiet` s (at most `limit` s)."""
+        deadline = time.monotonic() + limit
+        last = self.position()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.position()
+            if now == last:
+                return
+            last = now
+
     @contextlib.contextmanager
     def _input_to_xen(self):
         """Serial input to Xen for the block, then back to dom0, also when

@@ -65,7 +65,10 @@ class BootNullScheduler(unittest.TestCase):
             print(f"\n  [{name}] dom0 init reached after "
                   f"{time.monotonic() - vm.started:.1f} s", file=sys.stderr)
             yield vm
-        except BaseException:
+        except BaseException as e:
+            if isinstance(e, TimeoutError):
+                print(f"\n  [{name}] post-mortem: {vm.postmortem()}",
+                      file=sys.stderr)
             tail = vm.text.splitlines()[-LOG_TAIL_LINES:]
             print(f"\n----- last {len(tail)} lines of {log_path} -----",
                   *tail, "----- end of serial log -----",

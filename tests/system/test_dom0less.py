@@ -136,7 +136,10 @@ class Dom0less(unittest.TestCase):
             print(f"\n  [{name}] {len(domus)} domU markers after "
                   f"{time.monotonic() - vm.started:.1f} s", file=sys.stderr)
             return vm, nproc
-        except BaseException:
+        except BaseException as e:
+            if isinstance(e, TimeoutError):
+                print(f"\n  [{name}] post-mortem: {vm.postmortem()}",
+                      file=sys.stderr)
             tail = vm.text.splitlines()[-LOG_TAIL_LINES:]
             print(f"\n----- last {len(tail)} lines -----", *tail, sep="\n",
                   file=sys.stderr)

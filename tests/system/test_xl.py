@@ -144,7 +144,10 @@ class XlMachine(unittest.TestCase):
             ready = cls.vm.wait_for(TOOLSTACK, BOOT_TIMEOUT)
             if ready[1] != "ready":
                 raise RuntimeError(f"dom0: toolstack {ready[1]}")
-        except BaseException:
+        except BaseException as e:
+            if isinstance(e, TimeoutError):
+                print(f"\n  [{cls.__name__}] post-mortem: "
+                      f"{cls.vm.postmortem()}", file=sys.stderr)
             cls.print_tail()
             cls.vm.stop()
             raise
