@@ -318,11 +318,13 @@ class XenQemu:
 
     # What a post-mortem asks Xen for, with the header each key prints
     # first: the scheduler's view ('r'), every domain's vCPUs with their
-    # pending events ('q'), and where each pCPU is ('d', an IRQ-context
-    # key, so it answers even when no tasklet can run).
+    # pending events ('q'), where each pCPU is ('d', an IRQ-context key,
+    # so it answers even when no tasklet can run) and where each of dom0's
+    # vCPUs is in the guest ('0').
     POSTMORTEM_KEYS = ((b"r", r"sched_smt_power_savings:"),
                        (b"q", r"'q' pressed"),
-                       (b"d", r"'d' pressed"))
+                       (b"d", r"'d' pressed"),
+                       (b"0", r"'0' pressed"))
 
     def postmortem(self, timeout=30):
         """After a hang, put Xen's own account of it into the log: press
