@@ -183,6 +183,8 @@ class XenQemu:
         self._cond = threading.Condition()
         self._text = ""      # serial output so far, decoded, "\r" dropped
         self._eof = False
+        self._reader_error = None  # why the serial reader died, if it did
+        self._last_output = None   # time.monotonic() of the last output
         self._commands = 0   # numbers the markers of sh_status()
         self.shell_restarts = 0
         self.started = time.monotonic()
@@ -205,6 +207,18 @@ class XenQemu:
         self.stop()
 
     def _read_serial(self):
+        # A reader that died would look like a machine gone silent (and,
+        # with the pipe full, stall it): say so instead, at the next wait.
+        try:
+            self._copy_serial()
+        except BaseException as e:
+            with self._cond:
+                self._reader_error = f"{type(e).__name__}: {e}"
+                self._eof = True
+                self._cond.notify_all()
+            raise
+
+    def _copy_serial(self):
         fd = self._proc.stdout.fileno()
         # Incremental: a UTF-8 sequence may straddle two reads.
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -219,6 +233,8 @@ class XenQemu:
                 text = decoder.decode(chunk, final=not chunk)
                 self._text += text.replace("\r", "")
                 self._eof = not chunk
+                if chunk:
+                    self._last_output = time.monotonic()
                 self._cond.notify_all()
             if not chunk:
                 return
@@ -248,6 +264,9 @@ class XenQemu:
                 match = pattern.search(self._text, since)
                 if match:
                     return match
+                if self._reader_error:
+                    raise RuntimeError("the serial reader died: "
+                                       f"{self._reader_error}")
                 if self._eof:
                     raise QemuExited(
                         f"QEMU output ended before /{regex}/ appeared; "
@@ -255,8 +274,11 @@ class XenQemu:
                         + self._stderr_path.read_text()[-2000:])
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    silent = ("no output at all" if self._last_output is None
+                              else "the last output came "
+                              f"{time.monotonic() - self._last_output:.0f} s ago")
                     raise TimeoutError(
-                        f"/{regex}/ not seen within {timeout} s; "
+                        f"/{regex}/ not seen within {timeout} s ({silent}); "
                         f"see {self.log_path}")
                 self._cond.wait(remaining)
 
@@ -334,6 +356,8 @@ class XenQemu:
         with no answer, its tasklets).  Returns a one-line summary."""
         if self._proc.poll() is not None:
             return "QEMU already exited"
+        if not self._reader.is_alive():
+            return f"the serial reader died ({self._reader_error})"
         try:
             self._switch_input(TO_XEN, timeout)
         except Exception:
