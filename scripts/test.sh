@@ -35,6 +35,11 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/scripts/lib.sh"
 cd "$REPO"
+# The whole run's output is also kept in the cache: whoever reads a CI
+# result may see only its tail, and a failed step's full output (a boot's
+# post-mortem, say) is what explains it.
+mkdir -p "$CACHE/logs"
+exec > >(tee "$CACHE/logs/test.sh.log") 2>&1
 
 passed=0
 failed=0
