@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -359,7 +360,7 @@ class XenQemu:
         if not self._reader.is_alive():
             return f"the serial reader died ({self._reader_error})"
         try:
-            self._switch_input(TO_XEN, timeout)
+            self.input_round_to_xen(timeout)
         except Exception:
             return "Xen did not switch serial input to itself"
         answered = []
@@ -374,6 +375,28 @@ class XenQemu:
             self._wait_quiet(2, timeout)
             answered.append(f"'{key.decode()}' dumped")
         return ", ".join(answered) + f"; see {self.log_path}"
+
+    def after_failure(self, exc, name):
+        """Of a failed wait for the machine: if it was a timeout, run the
+        post-mortem and print its summary (the dumps are in the log)."""
+        if isinstance(exc, TimeoutError):
+            print(f"\n  [{name}] post-mortem: {self.postmortem()}",
+                  file=sys.stderr)
+
+    def input_round_to_xen(self, timeout=60, tries=8):
+        """Rotate serial input until it reaches Xen, however many domains
+        come first (dom0less domUs do; Xen may already have it).  Unlike
+        `_input_to_xen`, input is not given back."""
+        for _ in range(tries):
+            pos = self.position()
+            for _ in range(3):
+                self.send(CTRL_A)
+                time.sleep(0.1)
+            m = self.wait_for(r"\*\*\* Serial input to (\w+)", timeout,
+                              since=pos)
+            if m[1] == "Xen":
+                return
+        raise RuntimeError(f"serial input not at Xen after {tries} switches")
 
     def _wait_quiet(self, quiet, limit):
         """Wait until no output came for `quiet` s (at most `limit` s)."""

@@ -66,9 +66,7 @@ class BootNullScheduler(unittest.TestCase):
                   f"{time.monotonic() - vm.started:.1f} s", file=sys.stderr)
             yield vm
         except BaseException as e:
-            if isinstance(e, TimeoutError):
-                print(f"\n  [{name}] post-mortem: {vm.postmortem()}",
-                      file=sys.stderr)
+            vm.after_failure(e, name)
             tail = vm.text.splitlines()[-LOG_TAIL_LINES:]
             print(f"\n----- last {len(tail)} lines of {log_path} -----",
                   *tail, "----- end of serial log -----",

@@ -19,7 +19,7 @@ import time
 import unittest
 from pathlib import Path
 
-from qemu import Arm64, XenQemu, TO_XEN, CTRL_A
+from qemu import Arm64, XenQemu
 from support import (CACHE, DOM0, FLAVOUR, LOG_TAIL_LINES, REPO, XEN_IMAGE,
                      configured, log_tag, parse_null_dump)
 
@@ -137,9 +137,7 @@ class Dom0less(unittest.TestCase):
                   f"{time.monotonic() - vm.started:.1f} s", file=sys.stderr)
             return vm, nproc
         except BaseException as e:
-            if isinstance(e, TimeoutError):
-                print(f"\n  [{name}] post-mortem: {vm.postmortem()}",
-                      file=sys.stderr)
+            vm.after_failure(e, name)
             tail = vm.text.splitlines()[-LOG_TAIL_LINES:]
             print(f"\n----- last {len(tail)} lines -----", *tail, sep="\n",
                   file=sys.stderr)
@@ -150,14 +148,7 @@ class Dom0less(unittest.TestCase):
     def dump(vm):
         """Switch serial input round to Xen (d1, d2, ... come first), then
         press 'r'; returns the dump."""
-        for _ in range(8):
-            pos = vm.position()
-            for _ in range(3):
-                vm.send(CTRL_A)
-                time.sleep(0.1)
-            m = vm.wait_for(r"\*\*\* Serial input to (\w+)", 60, since=pos)
-            if m[1] == "Xen":
-                break
+        vm.input_round_to_xen()
         pos = vm.position()
         vm.send(b"r")
         start = vm.wait_for(r"^.*sched_smt_power_savings:", 60, since=pos)

@@ -145,9 +145,7 @@ class XlMachine(unittest.TestCase):
             if ready[1] != "ready":
                 raise RuntimeError(f"dom0: toolstack {ready[1]}")
         except BaseException as e:
-            if isinstance(e, TimeoutError):
-                print(f"\n  [{cls.__name__}] post-mortem: "
-                      f"{cls.vm.postmortem()}", file=sys.stderr)
+            cls.vm.after_failure(e, cls.__name__)
             cls.print_tail()
             cls.vm.stop()
             raise
