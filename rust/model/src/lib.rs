@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use null_policy::affinity::{soft_aff_effective, Affinity, BalanceStep};
-use null_policy::hooks::{self, Env, Event, Stat};
+use null_policy::hooks::{self, Env, Event, Next, Stat};
 use null_policy::mask::{AtomicMask, Bits, Span};
 use null_policy::waitq::{Class, Fifo, Waitq};
 
@@ -237,6 +237,13 @@ pub struct Model<const W: usize = WORDS> {
     /// `deinit_pdata` has not run yet. Reading its slot is a NULL
     /// dereference in Xen, and a panic here.
     pub leaving: Cell<Option<u32>>,
+    /// The unit whose vCPUs' next run states `unit_runnable_state()` last
+    /// recorded ([`Model::do_schedule`] checks it).
+    pub states_recorded: Cell<Option<usize>>,
+    /// Whether xentrace is on ([`Env::tracing`]; default on, so that every
+    /// event is reported). Off, `do_schedule` takes the path Xen takes
+    /// almost always.
+    pub tracing: bool,
 }
 
 /// The pCPUs whose runqueue locks are held (with repeats: Xen takes a
@@ -294,6 +301,8 @@ impl<const W: usize> Model<W> {
             random: RefCell::new(VecDeque::new()),
             held: Rc::new(RefCell::new(None)),
             leaving: Cell::new(None),
+            states_recorded: Cell::new(None),
+            tracing: true,
         };
         for c in 0..nr_cpus {
             hooks::init_pdata(&m.cpus, &m.free, c, |u| m.slots[c as usize].set(u));
@@ -323,6 +332,26 @@ impl<const W: usize> Model<W> {
     /// unit's pCPU without the lock of the unit's current pCPU, panics.
     pub fn check_locks(&self) {
         *self.held.borrow_mut() = Some(Vec::new());
+    }
+
+    /// `do_schedule` on `cpu`, checked as Xen's `schedule()` relies on it:
+    /// a unit it picks has had its vCPUs' next run states recorded
+    /// (`unit_runnable_state()`) in this very call. Xen's context switch
+    /// runs only the vCPUs so marked (`sched_unit2vcpu_cpu()`); with
+    /// `sched-gran=core` a stale mark leaves a runnable vCPU of the unit
+    /// on idle, and nothing wakes it again.
+    pub fn do_schedule(&self, cpu: u32, tasklet_work: bool) -> Next<usize> {
+        self.states_recorded.set(None);
+        let next = hooks::schedule(self, cpu, tasklet_work);
+        if let Next::Unit(u) = next {
+            assert_eq!(
+                self.states_recorded.get(),
+                Some(u),
+                "do_schedule on cpu {cpu} picked unit {u} without \
+                 unit_runnable_state() on it"
+            );
+        }
+        next
     }
 
     /// Run `f` (a hook) holding the runqueue locks of `cpus`, as Xen would.
@@ -544,6 +573,8 @@ impl<const W: usize> Clone for Model<W> {
             random: self.random.clone(),
             held: Rc::new(RefCell::new(self.held.borrow().clone())),
             leaving: self.leaving.clone(),
+            states_recorded: self.states_recorded.clone(),
+            tracing: self.tracing,
         }
     }
 }
@@ -573,6 +604,7 @@ impl<const W: usize> Env for Model<W> {
         self.units[unit].runnable
     }
     fn runnable_state(&self, unit: usize) -> bool {
+        self.states_recorded.set(Some(unit));
         self.units[unit].runnable
     }
     fn master(&self, unit: usize) -> u32 {
@@ -652,6 +684,9 @@ impl<const W: usize> Env for Model<W> {
     }
     fn event(&self, event: Event<usize>) {
         self.events.borrow_mut().push(event);
+    }
+    fn tracing(&self) -> bool {
+        self.tracing
     }
     fn stat(&self, which: impl FnOnce() -> Stat) {
         self.stats.borrow_mut().push(which());

@@ -100,7 +100,7 @@ fn wake_of_returning_unit_takes_its_free_pcpu_or_waits_and_tickles() {
     assert_eq!(m.waiting(), [u]);
     assert_eq!(*m.tickled.borrow(), [0, 2]);
     // The first pCPU to schedule picks it up.
-    assert_eq!(hooks::schedule(&m, 2, false), Next::Unit(u));
+    assert_eq!(m.do_schedule(2, false), Next::Unit(u));
     assert_eq!(m.slots[2].get(), Some(u));
     m.check_invariants(&[u, v]).unwrap();
 }
@@ -117,11 +117,11 @@ fn schedule_leaves_a_contended_waiter_waiting_and_retries() {
     m.slots[1].set(None);
     m.contended.borrow_mut().push(m.units[w].master.get());
     m.units[w].master.set(0);
-    assert_eq!(hooks::schedule(&m, 1, false), Next::Idle);
+    assert_eq!(m.do_schedule(1, false), Next::Idle);
     assert_eq!(m.tickled.borrow().last(), Some(&1), "a retry is planned");
     assert!(m.free.test(1));
     m.contended.borrow_mut().clear();
-    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(w));
+    assert_eq!(m.do_schedule(1, false), Next::Unit(w));
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn tasklet_work_runs_idle_and_traces() {
     let a = m.add_unit(all(1), all(1), 0);
     insert(&m, a);
     m.events.borrow_mut().clear();
-    assert_eq!(hooks::schedule(&m, 0, true), Next::Idle);
+    assert_eq!(m.do_schedule(0, true), Next::Idle);
     assert_eq!(
         *m.events.borrow(),
         [
@@ -142,7 +142,7 @@ fn tasklet_work_runs_idle_and_traces() {
             Event::Tasklet
         ]
     );
-    assert_eq!(hooks::schedule(&m, 0, false), Next::Unit(a));
+    assert_eq!(m.do_schedule(0, false), Next::Unit(a));
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn waiter_whose_lock_is_ours_is_taken_not_trylocked() {
     hooks::wake(&m, u);
     assert_eq!(m.waiting(), [u]);
     assert_eq!(*m.tickled.borrow(), [1], "only cpu 1 is free and allowed");
-    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(u));
+    assert_eq!(m.do_schedule(1, false), Next::Unit(u));
     assert_eq!(m.slots[1].get(), Some(u));
     assert!(m.waiting().is_empty());
 }
@@ -292,7 +292,7 @@ fn a_contended_waiter_keeps_its_turn_across_lists() {
     }
     m.contended.borrow_mut().push(0);
     m.tickled.borrow_mut().clear();
-    assert_eq!(hooks::schedule(&m, 1, false), Next::Idle);
+    assert_eq!(m.do_schedule(1, false), Next::Idle);
     assert_eq!(*m.tickled.borrow(), [1], "the pCPU retries");
     assert_eq!(m.waiting(), [u1, r2, u3]);
     assert!(m.free.test(1));
@@ -308,7 +308,7 @@ fn a_contended_waiter_keeps_its_turn_across_lists() {
 
     // Lock free again: the oldest takes the retrying pCPU.
     m.contended.borrow_mut().clear();
-    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(u1));
+    assert_eq!(m.do_schedule(1, false), Next::Unit(u1));
     assert_eq!(m.waiting(), [r2, u3]);
 }
 
@@ -365,10 +365,7 @@ fn deassign_trylocks_the_waiter_and_leaves_the_retry_to_schedule() {
     assert!(m.free.test(1));
     assert_eq!(*m.tickled.borrow(), [1], "the free pCPU retries");
     m.contended.borrow_mut().clear();
-    assert_eq!(
-        m.locked(&[1], || hooks::schedule(&m, 1, false)),
-        Next::Unit(w)
-    );
+    assert_eq!(m.locked(&[1], || m.do_schedule(1, false)), Next::Unit(w));
     assert_eq!(m.slots[1].get(), Some(w));
     assert_eq!(m.units[w].master.get(), 1);
     m.check_invariants(&[a, w]).unwrap();
@@ -414,7 +411,7 @@ fn handoff_during_an_affinity_change_decides_on_the_live_masks() {
     m.units[w].soft = all(3);
     m.contended.borrow_mut().clear();
     m.check_waitq().unwrap();
-    assert_eq!(hooks::schedule(&m, 1, false), Next::Unit(w));
+    assert_eq!(m.do_schedule(1, false), Next::Unit(w));
 }
 
 /// Issue 10, item 2. In `schedule_cpu_rm()`'s window (the pCPU's
@@ -441,7 +438,7 @@ fn the_removal_window_touches_nothing_of_the_leaving_pcpu() {
         "the model catches a read of the leaving pCPU"
     );
     for x in [0, 1] {
-        hooks::schedule(&m, x, false);
+        m.do_schedule(x, false);
         null_policy::check::after_hook(&m, &[x]).unwrap();
     }
     for &u in &us {

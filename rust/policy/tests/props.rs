@@ -20,6 +20,8 @@ struct Setup {
     /// (hard, soft) per unit, as CPU lists within 0..nr.
     units: Vec<(Vec<u32>, Vec<u32>)>,
     ops: Vec<Op>,
+    /// xentrace on: `do_schedule` takes its slow path with every pick.
+    tracing: bool,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -49,10 +51,13 @@ fn setup() -> impl Strategy<Value = Setup> {
                 1 => (0..nr).prop_map(Op::RemoveCpu),
                 1 => (0..nr).prop_map(Op::AddCpu),
             ];
-            prop::collection::vec(op, 1..80).prop_map(move |ops| Setup {
-                nr,
-                units: units.clone(),
-                ops,
+            (prop::collection::vec(op, 1..80), any::<bool>()).prop_map(move |(ops, tracing)| {
+                Setup {
+                    nr,
+                    units: units.clone(),
+                    ops,
+                    tracing,
+                }
             })
         })
     })
@@ -67,6 +72,7 @@ proptest! {
     #[test]
     fn invariants_hold_and_oracle_agrees(s in setup()) {
         let mut m = Model::new(s.nr);
+        m.tracing = s.tracing;
         let spec: Vec<_> = s.units.iter().map(|(h, so)| (h.clone(), so.clone(), h[0])).collect();
         for (h, so, master) in &spec {
             m.add_unit(mask_of(h.iter().copied()), mask_of(so.iter().copied()), *master);

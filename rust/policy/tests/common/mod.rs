@@ -174,7 +174,7 @@ pub fn apply(m: &mut Model, known: &mut Known, op: Op) {
         Op::Wake(u) => wake(m, u),
         Op::Migrate(u) => migrate(m, u),
         Op::Schedule(cpu) => {
-            hook(m, &[cpu], || hooks::schedule(m, cpu, false));
+            hook(m, &[cpu], || m.do_schedule(cpu, false));
         }
         Op::SetAffinity(u, a, b) => {
             let nr = m.nr_cpus;
@@ -208,7 +208,7 @@ pub fn apply(m: &mut Model, known: &mut Known, op: Op) {
             m.leaving.set(Some(c));
             serve_softirqs(m);
             for x in (0..m.nr_cpus).filter(|&x| m.pool.test(x)) {
-                hook(m, &[x], || hooks::schedule(m, x, false));
+                hook(m, &[x], || m.do_schedule(x, false));
             }
             let mut units = known.0.clone();
             units.sort_unstable();
@@ -251,7 +251,7 @@ pub fn serve_softirqs(m: &Model) {
         if !m.pool.test(cpu) {
             continue;
         }
-        hook(m, &[cpu], || hooks::schedule(m, cpu, false));
+        hook(m, &[cpu], || m.do_schedule(cpu, false));
     }
     panic!("softirqs keep being raised");
 }
