@@ -295,10 +295,15 @@ class XenQemu:
         owns the input, so a key can never go to the wrong side unnoticed.
         """
         pos = self.position()
+        self._press_switch()
+        self.wait_for(expect, timeout, since=pos)
+
+    def _press_switch(self):
+        """CTRL-a three times: Xen passes serial input on to the next in
+        line (Xen, dom0, dom0less domUs)."""
         for _ in range(3):
             self.send(CTRL_A)
             time.sleep(0.1)
-        self.wait_for(expect, timeout, since=pos)
 
     def debug_key(self, key, until=None, timeout=120):
         """Press Xen debug key `key` (str or bytes), then give input back.
@@ -389,9 +394,7 @@ class XenQemu:
         `_input_to_xen`, input is not given back."""
         for _ in range(tries):
             pos = self.position()
-            for _ in range(3):
-                self.send(CTRL_A)
-                time.sleep(0.1)
+            self._press_switch()
             m = self.wait_for(r"\*\*\* Serial input to (\w+)", timeout,
                               since=pos)
             if m[1] == "Xen":
